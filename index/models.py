@@ -1,0 +1,249 @@
+"""Domain models shared by every layer: posts, incidents, alerts, source states, official pages."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def utcnow() -> datetime:
+    """Return the current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Return `value` as an aware UTC datetime (naive values are taken as UTC)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def stable_id(*parts: object, length: int = 16) -> str:
+    """Return a deterministic hex id of `length` characters built from `parts`."""
+    digest = hashlib.sha1("\x1f".join(str(p) for p in parts).encode("utf-8")).hexdigest()
+    return digest[:length]
+
+
+class Kind(StrEnum):
+    """What a message is: only complaints (and some questions) need an answer."""
+
+    complaint = "complaint"
+    question = "question"
+    suggestion = "suggestion"
+    gratitude = "gratitude"
+    information = "information"
+
+
+class Tone(StrEnum):
+    """Sentiment of a message."""
+
+    negative = "negative"
+    neutral = "neutral"
+    positive = "positive"
+
+
+class Metrics(BaseModel):
+    """Reach and engagement counters as the source reported them (None when unknown)."""
+
+    views: int | None = None
+    likes: int | None = None
+    reposts: int | None = None
+    comments: int | None = None
+    followers: int | None = None
+
+    def reach(self) -> int:
+        """Return a rough reach: views if known, else followers, else 0."""
+        return int(self.views or self.followers or 0)
+
+
+class Place(BaseModel):
+    """A place resolved in a text against the gazetteer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    level: str  # district | settlement | street | house
+    name: str  # canonical name from the gazetteer
+    territory: str | None = None  # territory id from the profile (district or settlement)
+    house: str | None = None
+    span: tuple[int, int] | None = None  # character offsets in the cleaned text
+
+
+class Post(BaseModel):
+    """One public post or comment, as collected plus what the understanding step adds."""
+
+    id: str  # globally unique: "vk:-1_123", "vk:-1_123:c45", "tg:-100123:77", "demo:000001"
+    source: str  # vk | tg | ok | web | im | pos | demo
+    source_id: str  # the id within the source
+    url: str | None = None
+    author_id: str | None = None  # pseudonymised author id (keyed hash), never the raw account id
+    author_name: str | None = None
+    published_at: datetime
+    collected_at: datetime = Field(default_factory=utcnow)
+    text: str = ""
+    raw: dict[str, Any] = Field(default_factory=dict)
+    parent_id: str | None = None  # the post or comment this one answers
+    thread_id: str | None = None  # the root post of the thread (itself for a root post)
+    page_id: str | None = None  # official page id from the profile when posted on one
+    is_official: bool = False  # written by the official page itself
+    metrics: Metrics = Field(default_factory=Metrics)
+
+    # Added by the understanding step (risk.understand).
+    lemmas: str = ""
+    sector: str | None = None
+    topic: str | None = None
+    sector_confidence: float = 0.0
+    kind: Kind | None = None
+    tone: Tone | None = None
+    tone_score: float = 0.0  # -1 (very negative) .. 1 (very positive)
+    aggression: float = 0.0  # 0..1
+    aggression_markers: list[str] = Field(default_factory=list)
+    places: list[Place] = Field(default_factory=list)
+    territory: str | None = None  # most specific territory id resolved (settlement or district)
+    duplicate_of: str | None = None
+    story_id: str | None = None
+    needs_review: bool = False
+
+    @field_validator("published_at", "collected_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return as_utc(value)
+
+
+class IncidentStatus(StrEnum):
+    """Incident workflow: new → assigned → interim → final → closed."""
+
+    new = "new"
+    assigned = "assigned"
+    interim = "interim"  # an interim public answer was given
+    final = "final"  # the final answer was given
+    closed = "closed"
+
+
+class Priority(StrEnum):
+    """How fast an incident must be answered."""
+
+    normal = "normal"
+    high = "high"
+    critical = "critical"
+
+
+class Outcome(StrEnum):
+    """How a closed incident ended."""
+
+    solved = "решено"
+    explained = "разъяснено"
+    redirected = "перенаправлено"
+    no_answer_needed = "не требует ответа"
+
+
+class AuditEntry(BaseModel):
+    """One change of an incident: who, when, what."""
+
+    at: datetime
+    actor: str
+    action: str
+    detail: str = ""
+
+
+class Incident(BaseModel):
+    """One problem at one place, with every citizen message about it attached."""
+
+    id: str
+    title: str
+    sector: str | None = None
+    topic: str | None = None
+    territory: str | None = None
+    place: str | None = None  # street or settlement name the problem is at
+    recipient: str | None = None  # recipient id from the profile
+    priority: Priority = Priority.normal
+    status: IncidentStatus = IncidentStatus.new
+    outcome: Outcome | None = None
+    post_ids: list[str] = Field(default_factory=list)
+    created_at: datetime  # when the first message was published
+    first_answer_due: datetime | None = None
+    final_answer_due: datetime | None = None
+    first_answered_at: datetime | None = None
+    final_answered_at: datetime | None = None
+    closed_at: datetime | None = None
+    escalation_level: int = 0  # 0 none, 1 warned, 2 recipient's head, 3 head of МЦУ, 4 ЦУР
+    audit: list[AuditEntry] = Field(default_factory=list)
+    version: int = 0  # optimistic concurrency: bumped by the store on every write
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator(
+        "created_at", "first_answer_due", "final_answer_due", "first_answered_at",
+        "final_answered_at", "closed_at", "updated_at",
+    )
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+class AlertKind(StrEnum):
+    """What an alert is about."""
+
+    spike = "spike"
+    conflict = "conflict"
+    story = "story"
+    incident = "incident"  # a critical incident opened
+    overdue = "overdue"
+    source = "source"  # a collector is silent or failing
+
+
+class Alert(BaseModel):
+    """A notification for the head of the centre, one per episode."""
+
+    id: str  # deterministic per episode, so re-detection does not duplicate
+    kind: AlertKind
+    severity: int = Field(ge=1, le=10)
+    title: str
+    text: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    event_at: datetime | None = None  # when the thing happened (stream time)
+    sector: str | None = None
+    territory: str | None = None
+    source: str | None = None
+    thread_id: str | None = None
+    incident_id: str | None = None
+    post_ids: list[str] = Field(default_factory=list)
+    details: dict[str, Any] = Field(default_factory=dict)
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+
+    @field_validator("created_at", "event_at", "acknowledged_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+class SourceState(BaseModel):
+    """A collector's cursor and health."""
+
+    name: str  # "vk:wall:-12345", "tg:channel:foo", "demo"
+    cursor: dict[str, Any] = Field(default_factory=dict)
+    last_success_at: datetime | None = None
+    last_error_at: datetime | None = None
+    last_error: str | None = None
+    errors: dict[str, int] = Field(default_factory=dict)  # error kind -> count
+    items_total: int = 0
+    items_last_run: int = 0
+
+
+class OfficialPage(BaseModel):
+    """An official page (госпаблик) of the municipality on a network."""
+
+    id: str  # profile id, e.g. "vk-admin"
+    network: str  # vk | ok | tg
+    name: str
+    url: str
+    owner_id: str | None = None  # the network's id of the page
+    category: str = "активный"  # флагманский | активный | визитка
+    norm_per_week: int = 3
+    followers: int | None = None
+    verified: bool | None = None
+    description: str | None = None
+    contacts: str | None = None

@@ -1,0 +1,195 @@
+"""The Store protocol: the one interface to the system of record, implemented by every backend."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, Literal, Protocol, TypeVar, runtime_checkable
+
+from index.models import Alert, AlertKind, Incident, IncidentStatus, OfficialPage, Post, SourceState
+
+#: Fields a post count can be grouped by (the rollup dimensions).
+CountField = Literal["sector", "territory", "source"]
+#: Time buckets for counts.
+Bucket = Literal["hour", "day"]
+
+
+class StoreError(Exception):
+    """Base of every store error."""
+
+
+class StoreUnavailable(StoreError):
+    """The backend cannot be reached or is locked; retrying later may help."""
+
+
+class VersionConflict(StoreError):
+    """An optimistic-concurrency write lost: the stored version differs from the expected one."""
+
+
+class NotFound(StoreError):
+    """The requested object does not exist."""
+
+
+@dataclass
+class PostQuery:
+    """Filters for reading posts; every field is optional and they combine with AND."""
+
+    text: str | None = None  # full-text query over lemmas (the backend lemmatises it the same way)
+    since: datetime | None = None  # published_at >= since
+    until: datetime | None = None  # published_at < until
+    sector: str | None = None
+    territory: str | None = None
+    source: str | None = None
+    kind: str | None = None
+    tone: str | None = None
+    page_id: str | None = None
+    thread_id: str | None = None
+    story_id: str | None = None
+    ids: Sequence[str] | None = None
+    limit: int = 50
+    offset: int = 0
+    newest_first: bool = True
+
+
+@dataclass
+class CountRow:
+    """One bucket of post counts: the bucket start and the group values."""
+
+    bucket: datetime
+    count: int
+    sector: str | None = None
+    territory: str | None = None
+    source: str | None = None
+
+
+@dataclass
+class IncidentQuery:
+    """Filters for reading incidents."""
+
+    status: Sequence[IncidentStatus] | None = None
+    recipient: str | None = None
+    sector: str | None = None
+    territory: str | None = None
+    since: datetime | None = None  # created_at >= since
+    until: datetime | None = None  # created_at < until
+    overdue_at: datetime | None = None  # only incidents whose open deadline passed before this moment
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass
+class AlertQuery:
+    """Filters for reading alerts."""
+
+    kind: Sequence[AlertKind] | None = None
+    acknowledged: bool | None = None
+    since: datetime | None = None  # created_at >= since
+    limit: int = 50
+    offset: int = 0
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class Page(Generic[T]):
+    """A page of results with the total number that matched."""
+
+    items: list[T] = field(default_factory=list)
+    total: int = 0
+
+
+@runtime_checkable
+class Store(Protocol):
+    """The system of record. Every method may raise StoreUnavailable when the backend is down."""
+
+    # Posts
+    def upsert_posts(self, posts: Sequence[Post]) -> int:
+        """Insert or replace posts by id; return how many ids were new. Idempotent."""
+        ...
+
+    def get_post(self, post_id: str) -> Post | None:
+        """Return one post by id, or None."""
+        ...
+
+    def query_posts(self, query: PostQuery) -> Page[Post]:
+        """Return the posts matching `query` (newest first by default) and the total count."""
+        ...
+
+    def count_posts(self, query: PostQuery) -> int:
+        """Return how many posts match `query` (limit and offset ignored)."""
+        ...
+
+    def counts(
+        self,
+        since: datetime,
+        until: datetime,
+        by: Sequence[CountField] = (),
+        bucket: Bucket = "hour",
+    ) -> list[CountRow]:
+        """Return post counts per time bucket (UTC) and per `by` fields, from the rollups."""
+        ...
+
+    # Incidents
+    def save_incident(self, incident: Incident, expected_version: int | None = None) -> Incident:
+        """Write an incident and return it with its new version (stored version + 1).
+
+        `expected_version=None` creates it and raises VersionConflict if the id exists; otherwise the
+        write succeeds only if the stored version equals `expected_version`, else VersionConflict.
+        """
+        ...
+
+    def get_incident(self, incident_id: str) -> Incident | None:
+        """Return one incident by id, or None."""
+        ...
+
+    def query_incidents(self, query: IncidentQuery) -> Page[Incident]:
+        """Return incidents matching `query`, newest first."""
+        ...
+
+    def find_incident_for_post(self, post_id: str) -> Incident | None:
+        """Return the incident a post is attached to, or None."""
+        ...
+
+    # Alerts
+    def add_alert(self, alert: Alert) -> bool:
+        """Store an alert unless one with the same id exists; return True if it was new."""
+        ...
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        """Return one alert by id, or None."""
+        ...
+
+    def query_alerts(self, query: AlertQuery) -> Page[Alert]:
+        """Return alerts matching `query`, newest first."""
+        ...
+
+    def acknowledge_alert(self, alert_id: str, by: str, at: datetime) -> Alert:
+        """Mark an alert acknowledged (first acknowledgement wins); raise NotFound if absent."""
+        ...
+
+    # Sources and pages
+    def get_source_state(self, name: str) -> SourceState | None:
+        """Return a collector's state, or None if it never ran."""
+        ...
+
+    def save_source_state(self, state: SourceState) -> None:
+        """Store a collector's state (replace by name)."""
+        ...
+
+    def list_source_states(self) -> list[SourceState]:
+        """Return every collector's state."""
+        ...
+
+    def save_pages(self, pages: Sequence[OfficialPage]) -> None:
+        """Store official pages (replace by id)."""
+        ...
+
+    def list_pages(self) -> list[OfficialPage]:
+        """Return every official page."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files."""
+        ...

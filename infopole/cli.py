@@ -1,0 +1,90 @@
+"""The `infopole` command line: stable commands that scripts and evaluations call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="infopole",
+    help="Инфополе: мониторинг информационного поля муниципалитета.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.command()
+def run(
+    demo: Annotated[bool, typer.Option("--demo", help="Проигрывать демо-поток образцового муниципалитета.")] = False,
+    port: Annotated[int, typer.Option("--port", help="Порт API и веб-интерфейса.")] = 8000,
+    host: Annotated[str, typer.Option("--host", help="Адрес, на котором слушает API.")] = "127.0.0.1",
+    speed: Annotated[
+        float, typer.Option("--speed", help="Сжатие времени демо-потока: секунд потока в секунду.")
+    ] = 2880.0,
+    workers: Annotated[int, typer.Option("--workers", help="Число процессов-обработчиков.")] = 1,
+) -> None:
+    """Запустить встроенный стек: хранилище, брокер, обработчики, планировщик, API и веб-интерфейс."""
+    from infopole.embedded import run_embedded
+
+    run_embedded(demo=demo, host=host, port=port, speed=speed, workers=workers)
+
+
+@app.command()
+def enrich(
+    input_path: Annotated[Path, typer.Argument(help="Входной файл: JSONL или CSV.", metavar="IN")],
+    out: Annotated[Path, typer.Option("--out", help="Куда записать JSONL с разметкой.")],
+    text_column: Annotated[str, typer.Option("--text-column", help="Поле или столбец с текстом.")] = "text",
+    model: Annotated[
+        Path | None, typer.Option("--model", help="Модель, обученная командой `infopole train`.")
+    ] = None,
+    profile: Annotated[
+        Path | None, typer.Option("--profile", help="Профиль муниципалитета (YAML) для распознавания мест.")
+    ] = None,
+) -> None:
+    """Разметить тексты: сектор, тема, тип, тональность, агрессия, места, дубликаты."""
+    from infopole.enrich import enrich_file
+
+    enrich_file(input_path, out, text_column=text_column, model_path=model, profile_path=profile)
+
+
+@app.command()
+def spikes(
+    series: Annotated[Path, typer.Argument(help="CSV с колонками timestamp,value (ровный шаг).")],
+    out: Annotated[Path | None, typer.Option("--out", help="Куда записать JSON со всплесками.")] = None,
+) -> None:
+    """Найти всплески в любом временном ряду timestamp,value."""
+    from infopole.spikes_cmd import spikes_file
+
+    spikes_file(series, out)
+
+
+@app.command()
+def train(
+    task: Annotated[str, typer.Argument(help="Что обучать: topics, tone или aggression.")],
+    file: Annotated[Path, typer.Argument(help="Размеченный CSV или XLSX (например, выгрузка ИМ).")],
+    text_column: Annotated[str, typer.Option("--text-column", help="Столбец с текстом.")],
+    label_column: Annotated[str, typer.Option("--label-column", help="Столбец с меткой.")],
+    out: Annotated[Path, typer.Option("--out", help="Файл модели.")],
+) -> None:
+    """Обучить модель на собственной истории центра."""
+    from infopole.train import train_file
+
+    train_file(task, file, text_column=text_column, label_column=label_column, out=out)
+
+
+@app.command("demo-generate")
+def demo_generate(
+    out: Annotated[Path, typer.Option("--out", help="Папка для демо-потока и эталонной разметки.")],
+    seed: Annotated[int, typer.Option("--seed", help="Зерно генератора.")] = 7,
+) -> None:
+    """Сгенерировать демо-поток (14 дней, 20 000+ сообщений) и его эталонную разметку."""
+    from crawlers.demo.generator import write_demo
+
+    paths = write_demo(out, seed=seed)
+    typer.echo(f"демо-поток: {paths.stream}; эталон: {paths.truth}")
+
+
+if __name__ == "__main__":
+    app()

