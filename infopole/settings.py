@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = Field(default="development", alias="INFOPOLE_ENV")
     data_dir: Path = Field(default=Path("./data"), alias="INFOPOLE_DATA_DIR")
     profile: Path | None = Field(default=None, alias="INFOPOLE_PROFILE")
+    clock: Literal["wall", "stream"] = Field(default="wall", alias="INFOPOLE_CLOCK")  # stream: demo replay time
     store: StoreSettings = Field(default_factory=StoreSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     vk: VkSettings = Field(default_factory=VkSettings)

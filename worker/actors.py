@@ -1,0 +1,112 @@
+"""dramatiq actors: ingest → detect → notify, escalation of overdue incidents, and dead letters.
+
+Run a worker with `dramatiq worker.actors` (REDIS__URL set); `infopole run` does it for you.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+import dramatiq
+
+from index.models import utcnow
+from worker.broker import setup_broker
+from worker.notify import DeliveryError, deliver
+from worker.pipeline import detect, escalate_overdue, ingest_items, load_posts
+from worker.runtime import get_runtime
+
+log = logging.getLogger(__name__)
+
+broker = setup_broker()
+
+#: Dead-letter file under the data directory: one JSON line per message whose retries ran out.
+DEAD_LETTER_FILE = "dead-letters.jsonl"
+
+
+@dramatiq.actor(queue_name="infopole-dead", max_retries=0, time_limit=10_000)
+def dead_letter(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
+    """Record a message whose retries are exhausted, so it can be inspected and replayed."""
+    rt = get_runtime()
+    rt.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    line = {"at": utcnow().isoformat(), "message": message, "retry": retry_info}
+    with (rt.settings.data_dir / DEAD_LETTER_FILE).open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+    log.error("dead letter: %s %s", message.get("actor_name"), message.get("message_id"))
+
+
+@dramatiq.actor(
+    queue_name="infopole-ingest",
+    max_retries=5,
+    min_backoff=1_000,
+    max_backoff=60_000,
+    time_limit=120_000,
+    on_retry_exhausted="dead_letter",
+)
+def ingest(source: str, items: list[dict[str, Any]]) -> None:
+    """Map, understand and store a batch of raw items, then queue detection for it."""
+    result = ingest_items(get_runtime(), source, items)
+    if result.post_ids:
+        detect_batch.send(result.post_ids)
+
+
+@dramatiq.actor(
+    queue_name="infopole-detect",
+    max_retries=5,
+    min_backoff=1_000,
+    max_backoff=60_000,
+    time_limit=120_000,
+    on_retry_exhausted="dead_letter",
+)
+def detect_batch(post_ids: list[str]) -> None:
+    """Run spike, conflict and incident detection on stored posts; queue notifications."""
+    rt = get_runtime()
+    for alert in detect(rt, load_posts(rt, post_ids), rt.clock()):
+        notify.send(alert.id)
+
+
+@dramatiq.actor(
+    queue_name="infopole-detect",
+    max_retries=3,
+    min_backoff=1_000,
+    max_backoff=30_000,
+    time_limit=120_000,
+    on_retry_exhausted="dead_letter",
+)
+def escalate(slot: str) -> None:
+    """Warn and escalate overdue incidents as of the clock (`slot` identifies the scheduler tick)."""
+    rt = get_runtime()
+    now = rt.clock()
+    alerts = escalate_overdue(rt, now)
+    log.info("escalation tick %s at %s: %d new alerts", slot, now.isoformat(), len(alerts))
+    for alert in alerts:
+        notify.send(alert.id)
+
+
+@dramatiq.actor(
+    queue_name="infopole-notify",
+    max_retries=10,
+    min_backoff=2_000,
+    max_backoff=300_000,
+    time_limit=60_000,
+    on_retry_exhausted="dead_letter",
+)
+def notify(alert_id: str) -> None:
+    """Deliver one alert to the configured channels (retried with backoff when a channel is down)."""
+    rt = get_runtime()
+    alert = rt.store.get_alert(alert_id)
+    if alert is None:
+        log.warning("notify: alert %s not found", alert_id)
+        return
+    try:
+        deliver(alert, rt.settings.notify)
+    except DeliveryError as exc:
+        log.warning("notify %s failed: %s", alert_id, exc)
+        raise
+
+
+def slot_id(at: datetime, period_s: int) -> str:
+    """Return the scheduler slot id of `at` for a job running every `period_s` seconds."""
+    return f"{int(at.timestamp()) // period_s * period_s}"

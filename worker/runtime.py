@@ -1,0 +1,63 @@
+"""Per-process runtime of a worker: settings, store, profile, understanding, clock — built once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from index.profile import Profile, load_profile
+from index.store import Store
+from infopole.settings import Settings, load_settings
+from risk.understand import Understander
+from worker.clock import make_clock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What the actors need, shared by every actor of one process."""
+
+    settings: Settings
+    store: Store
+    profile: Profile
+    understander: Understander
+    clock: Callable[[], datetime]
+
+
+def open_store(settings: Settings) -> Store:
+    """Open the configured Store backend."""
+    if settings.store.backend == "sqlite":
+        from index.sqlite import SqliteStore
+
+        return SqliteStore(settings.sqlite_path)
+    raise NotImplementedError(f"store backend {settings.store.backend!r} is not available in this build")
+
+
+def profile_path(settings: Settings) -> Path:
+    """Return the configured profile path, or the bundled demo profile."""
+    if settings.profile is not None:
+        return settings.profile
+    from crawlers.demo import DEMO_PROFILE_PATH
+
+    return DEMO_PROFILE_PATH
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Open the store, load the profile and the understanding models for one process."""
+    store = open_store(settings)
+    profile = load_profile(profile_path(settings))
+    understander = Understander(profile)
+    return Runtime(settings, store, profile, understander, make_clock(settings.clock, store))
+
+
+@lru_cache(maxsize=1)
+def get_runtime() -> Runtime:
+    """Return this process's runtime, building it on first use."""
+    runtime = build_runtime(load_settings())
+    log.info("worker runtime ready: store %s, profile %s", runtime.settings.store.backend, runtime.profile.name)
+    return runtime
