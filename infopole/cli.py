@@ -32,6 +32,19 @@ def run(
 
 
 @app.command()
+def serve(
+    port: Annotated[int, typer.Option("--port", help="Порт API и веб-интерфейса.")] = 8000,
+    host: Annotated[str, typer.Option("--host", help="Адрес, на котором слушает API.")] = "127.0.0.1",
+) -> None:
+    """Запустить только API и веб-интерфейс (режим масштабирования: брокер и обработчики отдельно)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(), host=host, port=port)
+
+
+@app.command()
 def enrich(
     input_path: Annotated[Path, typer.Argument(help="Входной файл: JSONL или CSV.", metavar="IN")],
     out: Annotated[Path, typer.Option("--out", help="Куда записать JSONL с разметкой.")],
