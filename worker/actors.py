@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
 from typing import Any
 
 import dramatiq
@@ -106,7 +105,3 @@ def notify(alert_id: str) -> None:
         log.warning("notify %s failed: %s", alert_id, exc)
         raise
 
-
-def slot_id(at: datetime, period_s: int) -> str:
-    """Return the scheduler slot id of `at` for a job running every `period_s` seconds."""
-    return f"{int(at.timestamp()) // period_s * period_s}"

@@ -13,25 +13,19 @@ from types import FrameType
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from index.models import utcnow
-from worker.actors import broker, escalate, slot_id
+from worker.actors import broker, escalate
+from worker.slots import claim_slot, slot_id
 
 log = logging.getLogger(__name__)
 
 #: How often overdue incidents are checked (s); the demo uses a shorter period via the environment.
 ESCALATE_PERIOD_S = int(os.environ.get("INFOPOLE_ESCALATE_PERIOD_S", "60"))
-#: How long a claimed slot is remembered (s).
-SLOT_TTL_S = 7 * 24 * 3600
-
-
-def claim_slot(job: str, slot: str) -> bool:
-    """Return True if this (job, slot) was not enqueued before (Redis SET NX)."""
-    return bool(broker.client.set(f"infopole:slot:{job}:{slot}", "1", nx=True, ex=SLOT_TTL_S))
 
 
 def enqueue_escalation() -> None:
     """Enqueue one escalation check for the current slot."""
     slot = slot_id(utcnow(), ESCALATE_PERIOD_S)
-    if claim_slot("escalate", slot):
+    if claim_slot(broker.client, "escalate", slot):
         escalate.send(slot)
 
 

@@ -1,0 +1,64 @@
+"""`infopole run --demo`: within 60 seconds of start the API and the web page show incidents with
+deadlines, a spike alert and a conflict alert (the newcomer's first minute)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+#: What the issue promises a newcomer (s).
+FIRST_MINUTE_S = 60
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_demo_shows_incidents_spike_and_conflict_within_a_minute(tmp_path: Path) -> None:
+    port = free_port()
+    env = dict(os.environ, INFOPOLE_DATA_DIR=str(tmp_path), INFOPOLE_ENV="development")
+    for name in ("REDIS__URL", "INFOPOLE_CLOCK", "INFOPOLE_PROFILE", "API__KEYS"):
+        env.pop(name, None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "infopole.cli", "run", "--demo", "--port", str(port)],
+        env=env,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    headers = {"X-API-Key": "demo-key"}
+    started = time.monotonic()
+    seen: dict[str, bool] = {"incident": False, "spike": False, "conflict": False}
+    try:
+        while time.monotonic() - started < FIRST_MINUTE_S and not all(seen.values()):
+            assert proc.poll() is None, "infopole run exited"
+            try:
+                incidents = httpx.get(f"{base}/incidents", headers=headers, timeout=5).json()
+                alerts = httpx.get(f"{base}/alerts", params={"limit": 200}, headers=headers, timeout=5).json()
+            except (httpx.HTTPError, ValueError):
+                time.sleep(1)
+                continue
+            seen["incident"] = any(i.get("first_answer_due") for i in incidents.get("items", []))
+            kinds = {a["kind"] for a in alerts.get("items", [])}
+            seen["spike"] = "spike" in kinds
+            seen["conflict"] = "conflict" in kinds
+            time.sleep(1)
+        elapsed = time.monotonic() - started
+        assert all(seen.values()), f"after {elapsed:.0f} s: {seen}"
+        page = httpx.get(f"{base}/", cookies={"infopole_key": "demo-key"}, timeout=10)
+        assert page.status_code == 200
+        assert "Всплеск" in page.text or "всплеск" in page.text
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
