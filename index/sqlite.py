@@ -1,0 +1,623 @@
+"""The embedded Store backend: one SQLite file (WAL), FTS5 over lemmas, hourly rollups for counts."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from index.models import Alert, Incident, IncidentStatus, OfficialPage, Post, SourceState, as_utc
+from index.sqlite_schema import SchemaTooNew, hour_bucket, migrate, register_functions
+from index.store import (
+    AlertQuery,
+    Bucket,
+    CountField,
+    CountRow,
+    IncidentQuery,
+    NotFound,
+    Page,
+    PostQuery,
+    StoreUnavailable,
+    VersionConflict,
+)
+
+#: Group-by fields of `counts` and their rollup columns (whitelist for SQL).
+_COUNT_FIELDS: tuple[CountField, ...] = ("sector", "territory", "source")
+#: Seconds per `counts` bucket.
+_BUCKET_S: dict[str, int] = {"hour": 3600, "day": 86400}
+#: Shift that makes every datetime's epoch positive, so integer division floors (a multiple of a day).
+_EPOCH_SHIFT_S = 86400 * 1_000_000
+#: Statuses whose first answer is still due, and whose final answer is still due.
+_FIRST_DUE = (IncidentStatus.new.value, IncidentStatus.assigned.value)
+_FINAL_DUE = (IncidentStatus.interim.value,)
+#: A word of a full-text query: letters and digits (what the unicode61 tokenizer keeps).
+_WORD = re.compile(r"[^\W_]+")
+
+_RollupKey = tuple[int, str, str, str]
+
+
+def _ts(value: datetime) -> float:
+    """Return `value` as UTC epoch seconds."""
+    return as_utc(value).timestamp()
+
+
+def _opt_ts(value: datetime | None) -> float | None:
+    """Return `value` as UTC epoch seconds, or None."""
+    return None if value is None else _ts(value)
+
+
+def _fold(text: str) -> str:
+    """Return `text` with ё folded to е, so both spellings match in full text."""
+    return text.replace("ё", "е").replace("Ё", "Е")
+
+
+def fts_query(text: str) -> str | None:
+    """Return an FTS5 MATCH expression: the AND of every word of `text`, each quoted; None if no words."""
+    words = _WORD.findall(_fold(text).lower())
+    if not words:
+        return None
+    return " AND ".join(f'"{word}"' for word in dict.fromkeys(words))
+
+
+@dataclass(frozen=True)
+class _PostRow:
+    """A post flattened to its table columns."""
+
+    id: str
+    published_at: float
+    source: str
+    sector: str | None
+    territory: str | None
+    kind: str | None
+    tone: str | None
+    page_id: str | None
+    thread_id: str | None
+    story_id: str | None
+    parent_id: str | None
+    data: str
+    lemmas: str
+
+    @classmethod
+    def of(cls, post: Post) -> _PostRow:
+        """Flatten `post`."""
+        return cls(
+            id=post.id,
+            published_at=_ts(post.published_at),
+            source=post.source,
+            sector=post.sector,
+            territory=post.territory,
+            kind=None if post.kind is None else post.kind.value,
+            tone=None if post.tone is None else post.tone.value,
+            page_id=post.page_id,
+            thread_id=post.thread_id,
+            story_id=post.story_id,
+            parent_id=post.parent_id,
+            data=post.model_dump_json(),
+            lemmas=_fold(post.lemmas),
+        )
+
+    def columns(self) -> tuple[Any, ...]:
+        """Return the values for the posts table columns after id, then id (for UPDATE ... WHERE id=?)."""
+        return (
+            self.published_at,
+            self.source,
+            self.sector,
+            self.territory,
+            self.kind,
+            self.tone,
+            self.page_id,
+            self.thread_id,
+            self.story_id,
+            self.parent_id,
+            self.data,
+            self.id,
+        )
+
+    def rollup_key(self) -> _RollupKey:
+        """Return the rollup cell this post counts in."""
+        return (hour_bucket(self.published_at), self.sector or "", self.territory or "", self.source)
+
+
+_POST_COLUMNS = (
+    "published_at, source, sector, territory, kind, tone, page_id, thread_id, story_id, parent_id, data, id"
+)
+_INSERT_POST = f"INSERT INTO posts ({_POST_COLUMNS}) VALUES ({', '.join('?' * 12)})"
+_UPDATE_POST = (
+    "UPDATE posts SET published_at = ?, source = ?, sector = ?, territory = ?, kind = ?, tone = ?, "
+    "page_id = ?, thread_id = ?, story_id = ?, parent_id = ?, data = ? WHERE id = ?"
+)
+
+
+class SqliteStore:
+    """The Store on one SQLite file, safe for several threads (a connection each) and processes."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = 10.0) -> None:
+        """Open (creating the directory and schema if needed) the database at `path`."""
+        self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._conns: dict[int, sqlite3.Connection] = {}
+        self._forked: list[sqlite3.Connection] = []
+        self._pid = os.getpid()
+        self._closed = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(f"не удалось создать папку базы данных {self.path.parent}: {exc}") from exc
+        try:
+            with self._guard():
+                migrate(self._conn())
+        except SchemaTooNew as exc:
+            self.close()
+            raise StoreUnavailable(f"{exc}: обновите программу ({self.path})") from exc
+        except BaseException:
+            self.close()
+            raise
+
+    # Connections and transactions
+
+    def _connect(self) -> sqlite3.Connection:
+        """Open a new connection with WAL, the busy timeout and foreign keys."""
+        conn = sqlite3.connect(
+            self.path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            register_functions(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        """Return this thread's connection, opening it on first use (and again after a fork)."""
+        if self._closed:
+            raise StoreUnavailable("хранилище закрыто")
+        if os.getpid() != self._pid:
+            # Connections must not cross a fork: set the parent's aside unclosed (closing one here
+            # could checkpoint and delete the WAL file the parent still uses).
+            with self._lock:
+                self._forked.extend(self._conns.values())
+                self._conns = {}
+                self._local = threading.local()
+                self._pid = os.getpid()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        conn = self._connect()
+        self._local.conn = conn
+        with self._lock:
+            alive = {thread.ident for thread in threading.enumerate()}
+            for ident in [ident for ident in self._conns if ident not in alive]:
+                self._conns.pop(ident).close()
+            self._conns[threading.get_ident()] = conn
+        return conn
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turn locked-database, I/O and OS errors into StoreUnavailable with a Russian message."""
+        try:
+            yield
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
+            raise
+        except sqlite3.DatabaseError as exc:
+            message = str(exc)
+            if "locked" in message or "busy" in message:
+                raise StoreUnavailable(
+                    f"база данных {self.path} занята дольше {self.busy_timeout_s:g} с; повторите позже"
+                ) from exc
+            raise StoreUnavailable(f"база данных {self.path} недоступна: {message}") from exc
+        except OSError as exc:
+            raise StoreUnavailable(f"база данных {self.path} недоступна: {exc}") from exc
+
+    @contextmanager
+    def _tx(self, begin: str) -> Iterator[sqlite3.Connection]:
+        """Run the body in one transaction started with `begin`; roll back on any error."""
+        with self._guard():
+            conn = self._conn()
+            conn.execute(begin)
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """Run the body in a write transaction (it takes the write lock at once, so never deadlocks)."""
+        with self._tx("BEGIN IMMEDIATE") as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """Run the body in a read transaction (one consistent snapshot for several statements)."""
+        with self._tx("BEGIN") as conn:
+            yield conn
+
+    def close(self) -> None:
+        """Close every thread's connection; later calls raise StoreUnavailable."""
+        with self._lock:
+            self._closed = True
+            conns = list(self._conns.values())
+            self._conns = {}
+        for conn in conns:
+            with suppress(sqlite3.Error):
+                conn.close()
+        self._local = threading.local()
+
+    def __enter__(self) -> SqliteStore:
+        """Return the store itself."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the store."""
+        self.close()
+
+    # Posts
+
+    def upsert_posts(self, posts: Sequence[Post]) -> int:
+        """Insert or replace posts by id, keeping full text and rollups in step; return how many were new."""
+        rows = {post.id: _PostRow.of(post) for post in posts}  # the last copy of an id wins
+        if not rows:
+            return 0
+        with self._write() as conn:
+            existing = {
+                row[0]: row[1:]
+                for row in conn.execute(
+                    "SELECT id, rowid, published_at, source, sector, territory, data FROM posts "
+                    "WHERE id IN (SELECT value FROM json_each(?))",
+                    (json.dumps(list(rows)),),
+                )
+            }
+            new = [row for pid, row in rows.items() if pid not in existing]
+            changed = [row for pid, row in rows.items() if pid in existing and existing[pid][5] != row.data]
+            deltas: Counter[_RollupKey] = Counter()
+            for row in new:
+                deltas[row.rollup_key()] += 1
+            for row in changed:
+                _, published_at, source, sector, territory, _ = existing[row.id]
+                deltas[(hour_bucket(published_at), sector or "", territory or "", source)] -= 1
+                deltas[row.rollup_key()] += 1
+            conn.executemany(_INSERT_POST, [row.columns() for row in new])
+            conn.executemany(_UPDATE_POST, [row.columns() for row in changed])
+            conn.executemany("DELETE FROM posts_fts WHERE rowid = ?", [(existing[r.id][0],) for r in changed])
+            conn.executemany(
+                "INSERT INTO posts_fts (rowid, lemmas) SELECT rowid, ? FROM posts WHERE id = ?",
+                [(row.lemmas, row.id) for row in (*new, *changed) if row.lemmas],
+            )
+            moved = [(*key, delta) for key, delta in deltas.items() if delta]
+            conn.executemany(
+                "INSERT INTO rollups (bucket, sector, territory, source, count) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (bucket, sector, territory, source) "
+                "DO UPDATE SET count = count + excluded.count",
+                moved,
+            )
+            conn.executemany(
+                "DELETE FROM rollups WHERE bucket = ? AND sector = ? AND territory = ? AND source = ? "
+                "AND count <= 0",
+                [key[:4] for key in moved if key[4] < 0],
+            )
+        return len(new)
+
+    def get_post(self, post_id: str) -> Post | None:
+        """Return one post by id, or None."""
+        with self._guard():
+            row = self._conn().execute("SELECT data FROM posts WHERE id = ?", (post_id,)).fetchone()
+        return None if row is None else Post.model_validate_json(row[0])
+
+    @staticmethod
+    def _post_filter(query: PostQuery) -> tuple[str, list[Any]]:
+        """Return the WHERE clause (or '') and its parameters for `query`."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if query.text is not None and (match := fts_query(query.text)) is not None:
+            clauses.append("rowid IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)")
+            params.append(match)
+        if query.since is not None:
+            clauses.append("published_at >= ?")
+            params.append(_ts(query.since))
+        if query.until is not None:
+            clauses.append("published_at < ?")
+            params.append(_ts(query.until))
+        for column in ("sector", "territory", "source", "kind", "tone", "page_id", "thread_id", "story_id"):
+            value = getattr(query, column)
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(str(value))
+        if query.ids is not None:
+            clauses.append("id IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(list(query.ids)))
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def query_posts(self, query: PostQuery) -> Page[Post]:
+        """Return the posts matching `query` (newest first by default) and the total count."""
+        _check_paging(query.limit, query.offset)
+        where, params = self._post_filter(query)
+        order = "DESC" if query.newest_first else "ASC"
+        with self._read() as conn:
+            total = int(conn.execute(f"SELECT count(*) FROM posts{where}", params).fetchone()[0])
+            rows = conn.execute(
+                f"SELECT data FROM posts{where} ORDER BY published_at {order}, id {order} LIMIT ? OFFSET ?",
+                [*params, query.limit, query.offset],
+            ).fetchall()
+        return Page(items=[Post.model_validate_json(row[0]) for row in rows], total=total)
+
+    def count_posts(self, query: PostQuery) -> int:
+        """Return how many posts match `query` (limit and offset ignored)."""
+        where, params = self._post_filter(query)
+        with self._guard():
+            return int(self._conn().execute(f"SELECT count(*) FROM posts{where}", params).fetchone()[0])
+
+    def counts(
+        self,
+        since: datetime,
+        until: datetime,
+        by: Sequence[CountField] = (),
+        bucket: Bucket = "hour",
+    ) -> list[CountRow]:
+        """Return post counts per UTC bucket and per `by` fields, read from the hourly rollups only.
+
+        Every hour that overlaps [since, until) counts whole; a day row sums its hours in the window.
+        """
+        fields = list(dict.fromkeys(by))
+        unknown = [name for name in fields if name not in _COUNT_FIELDS]
+        if unknown:
+            raise ValueError(f"нельзя группировать по полям: {', '.join(map(str, unknown))}")
+        if bucket not in _BUCKET_S:
+            raise ValueError(f"неизвестный интервал: {bucket}")
+        size = _BUCKET_S[bucket]
+        start = (
+            "bucket"
+            if size == 3600
+            else f"((bucket + {_EPOCH_SHIFT_S}) / {size}) * {size} - {_EPOCH_SHIFT_S}"
+        )
+        group = ", ".join(["b", *fields])
+        select = ", ".join([f"{start} AS b", *fields, "sum(count)"])
+        sql = (
+            f"SELECT {select} FROM rollups WHERE bucket >= ? AND bucket < ? "
+            f"GROUP BY {group} HAVING sum(count) > 0 ORDER BY {group}"
+        )
+        with self._guard():
+            rows = self._conn().execute(sql, (hour_bucket(_ts(since)), _ts(until))).fetchall()
+        result: list[CountRow] = []
+        for row in rows:
+            values = dict(zip(fields, row[1:-1], strict=True))
+            result.append(
+                CountRow(
+                    bucket=datetime.fromtimestamp(row[0], UTC),
+                    count=int(row[-1]),
+                    sector=values.get("sector") or None,
+                    territory=values.get("territory") or None,
+                    source=values.get("source") or None,
+                )
+            )
+        return result
+
+    # Incidents
+
+    def save_incident(self, incident: Incident, expected_version: int | None = None) -> Incident:
+        """Write an incident with optimistic concurrency; return it with its new version."""
+        version = 1 if expected_version is None else expected_version + 1
+        saved = incident.model_copy(update={"version": version})
+        values = (
+            saved.status.value,
+            saved.recipient,
+            saved.sector,
+            saved.territory,
+            _ts(saved.created_at),
+            _opt_ts(saved.first_answer_due),
+            _opt_ts(saved.final_answer_due),
+            version,
+            saved.model_dump_json(),
+        )
+        with self._write() as conn:
+            if expected_version is None:
+                cursor = conn.execute(
+                    "INSERT INTO incidents (status, recipient, sector, territory, created_at, "
+                    "first_answer_due, final_answer_due, version, data, id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                    (*values, saved.id),
+                )
+                if cursor.rowcount != 1:
+                    raise VersionConflict(f"инцидент {saved.id} уже существует")
+            else:
+                cursor = conn.execute(
+                    "UPDATE incidents SET status = ?, recipient = ?, sector = ?, territory = ?, "
+                    "created_at = ?, first_answer_due = ?, final_answer_due = ?, version = ?, data = ? "
+                    "WHERE id = ? AND version = ?",
+                    (*values, saved.id, expected_version),
+                )
+                if cursor.rowcount != 1:
+                    row = conn.execute("SELECT version FROM incidents WHERE id = ?", (saved.id,)).fetchone()
+                    found = "не существует" if row is None else f"имеет версию {row[0]}"
+                    raise VersionConflict(
+                        f"инцидент {saved.id} {found}, ожидалась версия {expected_version}: "
+                        "его изменил кто-то другой, обновите и повторите"
+                    )
+            conn.execute("DELETE FROM incident_posts WHERE incident_id = ?", (saved.id,))
+            conn.executemany(
+                "INSERT OR REPLACE INTO incident_posts (post_id, incident_id) VALUES (?, ?)",
+                [(post_id, saved.id) for post_id in saved.post_ids],
+            )
+        return saved
+
+    def get_incident(self, incident_id: str) -> Incident | None:
+        """Return one incident by id, or None."""
+        with self._guard():
+            row = self._conn().execute("SELECT data FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+        return None if row is None else Incident.model_validate_json(row[0])
+
+    def query_incidents(self, query: IncidentQuery) -> Page[Incident]:
+        """Return incidents matching `query`, newest first (by created_at)."""
+        _check_paging(query.limit, query.offset)
+        clauses: list[str] = []
+        params: list[Any] = []
+        if query.status is not None:
+            clauses.append("status IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps([IncidentStatus(s).value for s in query.status]))
+        for column in ("recipient", "sector", "territory"):
+            value = getattr(query, column)
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if query.since is not None:
+            clauses.append("created_at >= ?")
+            params.append(_ts(query.since))
+        if query.until is not None:
+            clauses.append("created_at < ?")
+            params.append(_ts(query.until))
+        if query.overdue_at is not None:
+            moment = _ts(query.overdue_at)
+            clauses.append(
+                f"((status IN ({_sql_list(_FIRST_DUE)}) AND first_answer_due < ?) "
+                f"OR (status IN ({_sql_list(_FINAL_DUE)}) AND final_answer_due < ?))"
+            )
+            params.extend([moment, moment])
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        with self._read() as conn:
+            total = int(conn.execute(f"SELECT count(*) FROM incidents{where}", params).fetchone()[0])
+            rows = conn.execute(
+                f"SELECT data FROM incidents{where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+                [*params, query.limit, query.offset],
+            ).fetchall()
+        return Page(items=[Incident.model_validate_json(row[0]) for row in rows], total=total)
+
+    def find_incident_for_post(self, post_id: str) -> Incident | None:
+        """Return the incident a post is attached to, or None."""
+        with self._guard():
+            row = (
+                self._conn()
+                .execute(
+                    "SELECT i.data FROM incident_posts AS p JOIN incidents AS i ON i.id = p.incident_id "
+                    "WHERE p.post_id = ?",
+                    (post_id,),
+                )
+                .fetchone()
+            )
+        return None if row is None else Incident.model_validate_json(row[0])
+
+    # Alerts
+
+    def add_alert(self, alert: Alert) -> bool:
+        """Store an alert unless one with the same id exists; return True if it was new."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO alerts (id, kind, created_at, acknowledged, data) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO NOTHING",
+                (
+                    alert.id,
+                    alert.kind.value,
+                    _ts(alert.created_at),
+                    int(alert.acknowledged_at is not None),
+                    alert.model_dump_json(),
+                ),
+            )
+            return cursor.rowcount == 1
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        """Return one alert by id, or None."""
+        with self._guard():
+            row = self._conn().execute("SELECT data FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        return None if row is None else Alert.model_validate_json(row[0])
+
+    def query_alerts(self, query: AlertQuery) -> Page[Alert]:
+        """Return alerts matching `query`, newest first (by created_at)."""
+        _check_paging(query.limit, query.offset)
+        clauses: list[str] = []
+        params: list[Any] = []
+        if query.kind is not None:
+            clauses.append("kind IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps([str(kind) for kind in query.kind]))
+        if query.acknowledged is not None:
+            clauses.append("acknowledged = ?")
+            params.append(int(query.acknowledged))
+        if query.since is not None:
+            clauses.append("created_at >= ?")
+            params.append(_ts(query.since))
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        with self._read() as conn:
+            total = int(conn.execute(f"SELECT count(*) FROM alerts{where}", params).fetchone()[0])
+            rows = conn.execute(
+                f"SELECT data FROM alerts{where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+                [*params, query.limit, query.offset],
+            ).fetchall()
+        return Page(items=[Alert.model_validate_json(row[0]) for row in rows], total=total)
+
+    def acknowledge_alert(self, alert_id: str, by: str, at: datetime) -> Alert:
+        """Mark an alert acknowledged (first acknowledgement wins); raise NotFound if absent."""
+        with self._write() as conn:
+            row = conn.execute("SELECT data FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"оповещение {alert_id} не найдено")
+            alert = Alert.model_validate_json(row[0])
+            if alert.acknowledged_at is None:
+                alert = alert.model_copy(update={"acknowledged_at": as_utc(at), "acknowledged_by": by})
+                conn.execute(
+                    "UPDATE alerts SET acknowledged = 1, data = ? WHERE id = ?",
+                    (alert.model_dump_json(), alert_id),
+                )
+        return alert
+
+    # Sources and pages
+
+    def get_source_state(self, name: str) -> SourceState | None:
+        """Return a collector's state, or None if it never ran."""
+        with self._guard():
+            row = self._conn().execute("SELECT data FROM source_states WHERE name = ?", (name,)).fetchone()
+        return None if row is None else SourceState.model_validate_json(row[0])
+
+    def save_source_state(self, state: SourceState) -> None:
+        """Store a collector's state (replace by name)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO source_states (name, data) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET data = excluded.data",
+                (state.name, state.model_dump_json()),
+            )
+
+    def list_source_states(self) -> list[SourceState]:
+        """Return every collector's state, by name."""
+        with self._guard():
+            rows = self._conn().execute("SELECT data FROM source_states ORDER BY name").fetchall()
+        return [SourceState.model_validate_json(row[0]) for row in rows]
+
+    def save_pages(self, pages: Sequence[OfficialPage]) -> None:
+        """Store official pages (replace by id)."""
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO pages (id, data) VALUES (?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET data = excluded.data",
+                [(page.id, page.model_dump_json()) for page in pages],
+            )
+
+    def list_pages(self) -> list[OfficialPage]:
+        """Return every official page, by id."""
+        with self._guard():
+            rows = self._conn().execute("SELECT data FROM pages ORDER BY id").fetchall()
+        return [OfficialPage.model_validate_json(row[0]) for row in rows]
+
+
+def _check_paging(limit: int, offset: int) -> None:
+    """Raise ValueError for a negative limit or offset."""
+    if limit < 0 or offset < 0:
+        raise ValueError("limit и offset не могут быть отрицательными")
+
+
+def _sql_list(values: Sequence[str]) -> str:
+    """Return constant `values` as an SQL list of string literals (for our own constants only)."""
+    return ", ".join("'" + value.replace("'", "''") + "'" for value in values)

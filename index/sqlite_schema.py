@@ -1,0 +1,164 @@
+"""The SQLite schema as an ordered list of migrations applied by `PRAGMA user_version`."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+#: Seconds in one rollup bucket (one hour).
+HOUR_S = 3600
+
+
+def hour_bucket(epoch_s: float) -> int:
+    """Return the start of the UTC hour holding `epoch_s`, in epoch seconds."""
+    return int(epoch_s // HOUR_S) * HOUR_S
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: statements to run, then an optional Python step, in one transaction."""
+
+    version: int
+    description: str
+    statements: Sequence[str] = ()
+    run: Callable[[sqlite3.Connection], None] | None = None
+
+
+_V1 = (
+    """CREATE TABLE posts (
+        id TEXT PRIMARY KEY,
+        published_at REAL NOT NULL,
+        source TEXT NOT NULL,
+        sector TEXT,
+        territory TEXT,
+        kind TEXT,
+        tone TEXT,
+        page_id TEXT,
+        thread_id TEXT,
+        story_id TEXT,
+        parent_id TEXT,
+        data TEXT NOT NULL
+    )""",
+    "CREATE INDEX posts_published ON posts(published_at)",
+    "CREATE INDEX posts_source ON posts(source, published_at)",
+    "CREATE INDEX posts_sector ON posts(sector, published_at)",
+    "CREATE INDEX posts_territory ON posts(territory, published_at)",
+    "CREATE INDEX posts_kind ON posts(kind, published_at)",
+    "CREATE INDEX posts_tone ON posts(tone, published_at)",
+    "CREATE INDEX posts_page ON posts(page_id, published_at)",
+    "CREATE INDEX posts_thread ON posts(thread_id, published_at)",
+    "CREATE INDEX posts_story ON posts(story_id, published_at)",
+    "CREATE INDEX posts_parent ON posts(parent_id)",
+    # Full text over the lemmas; rowid = posts.rowid.
+    "CREATE VIRTUAL TABLE posts_fts USING fts5(lemmas, tokenize = 'unicode61 remove_diacritics 2')",
+    """CREATE TABLE incidents (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        recipient TEXT,
+        sector TEXT,
+        territory TEXT,
+        created_at REAL NOT NULL,
+        first_answer_due REAL,
+        final_answer_due REAL,
+        version INTEGER NOT NULL,
+        data TEXT NOT NULL
+    )""",
+    "CREATE INDEX incidents_created ON incidents(created_at)",
+    "CREATE INDEX incidents_status ON incidents(status, created_at)",
+    "CREATE INDEX incidents_recipient ON incidents(recipient, created_at)",
+    "CREATE INDEX incidents_first_due ON incidents(first_answer_due)",
+    "CREATE INDEX incidents_final_due ON incidents(final_answer_due)",
+    """CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        acknowledged INTEGER NOT NULL DEFAULT 0,
+        data TEXT NOT NULL
+    )""",
+    "CREATE INDEX alerts_created ON alerts(created_at)",
+    "CREATE INDEX alerts_kind ON alerts(kind, created_at)",
+    "CREATE TABLE source_states (name TEXT PRIMARY KEY, data TEXT NOT NULL)",
+    "CREATE TABLE pages (id TEXT PRIMARY KEY, data TEXT NOT NULL)",
+)
+
+_V2 = (
+    # Post counts per hour x sector x territory x source; '' stands for "not set".
+    """CREATE TABLE rollups (
+        bucket INTEGER NOT NULL,
+        sector TEXT NOT NULL,
+        territory TEXT NOT NULL,
+        source TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (bucket, sector, territory, source)
+    ) WITHOUT ROWID""",
+    """INSERT INTO rollups (bucket, sector, territory, source, count)
+        SELECT hour_bucket(published_at), coalesce(sector, ''), coalesce(territory, ''), source, count(*)
+        FROM posts GROUP BY 1, 2, 3, 4""",
+    """CREATE TABLE incident_posts (
+        post_id TEXT PRIMARY KEY,
+        incident_id TEXT NOT NULL REFERENCES incidents(id) ON DELETE CASCADE
+    )""",
+    "CREATE INDEX incident_posts_incident ON incident_posts(incident_id)",
+    # When two incidents list the same post, the one updated last keeps it.
+    """INSERT OR REPLACE INTO incident_posts (post_id, incident_id)
+        SELECT j.value, i.id FROM incidents AS i, json_each(i.data, '$.post_ids') AS j
+        ORDER BY json_extract(i.data, '$.updated_at')""",
+)
+
+#: Every migration, in order; append new ones, never edit applied ones.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "posts, full text, incidents, alerts, source states, pages", _V1),
+    Migration(2, "hourly rollups and the post -> incident map, backfilled", _V2),
+)
+
+#: The schema version this code writes.
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+class SchemaTooNew(Exception):
+    """The file was written by a newer version of the program."""
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """Register the SQL functions the schema and queries use on `conn`."""
+    conn.create_function("hour_bucket", 1, hour_bucket, deterministic=True)
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    """Return the schema version stored in the file."""
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def migrate(conn: sqlite3.Connection, target: int = LATEST_VERSION) -> list[int]:
+    """Apply every pending migration up to `target` (each in its own transaction); return those applied.
+
+    `conn` must be in autocommit mode (isolation_level=None). Safe to run from several processes at
+    once: each step re-reads the version under the write lock.
+    """
+    register_functions(conn)
+    applied: list[int] = []
+    for migration in MIGRATIONS:
+        if migration.version > target:
+            break
+        if current_version(conn) >= migration.version:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if current_version(conn) < migration.version:
+                for statement in migration.statements:
+                    conn.execute(statement)
+                if migration.run is not None:
+                    migration.run(conn)
+                conn.execute(f"PRAGMA user_version = {int(migration.version)}")
+                applied.append(migration.version)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    found = current_version(conn)
+    if found > LATEST_VERSION:
+        raise SchemaTooNew(f"схема базы версии {found} новее поддерживаемой ({LATEST_VERSION})")
+    return applied

@@ -1,0 +1,554 @@
+"""The Store contract: every backend must pass these, written only against the Store protocol."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from index.models import (
+    AlertKind,
+    AuditEntry,
+    IncidentStatus,
+    Kind,
+    Metrics,
+    OfficialPage,
+    Place,
+    Post,
+    SourceState,
+    Tone,
+)
+from index.store import (
+    AlertQuery,
+    CountField,
+    CountRow,
+    IncidentQuery,
+    NotFound,
+    PostQuery,
+    Store,
+    VersionConflict,
+)
+from tests.factories import BASE_TIME, make_alert, make_incident, make_post
+
+MSK = timezone(timedelta(hours=3))
+
+
+def _open_store(backend: str, tmp_path: Path) -> Store:
+    """Return an empty store of `backend` (all backend-specific setup lives here)."""
+    if backend == "sqlite":
+        from index.sqlite import SqliteStore
+
+        return SqliteStore(tmp_path / "contract.sqlite3")
+    raise ValueError(f"unknown backend {backend}")
+
+
+@pytest.fixture(params=["sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """Return an empty store of each backend."""
+    opened = _open_store(request.param, tmp_path)
+    yield opened
+    opened.close()
+
+
+def _hour(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _expected_counts(
+    posts: list[Post], since: datetime, until: datetime, by: tuple[CountField, ...], bucket: str
+) -> list[CountRow]:
+    """Count posts the slow way: every hour overlapping [since, until), grouped like counts()."""
+    counter: Counter[tuple[datetime, str | None, str | None, str | None]] = Counter()
+    for post in posts:
+        hour = _hour(post.published_at)
+        if not (_hour(since) <= hour < until):
+            continue
+        start = hour if bucket == "hour" else hour.replace(hour=0)
+        key = (
+            start,
+            post.sector if "sector" in by else None,
+            post.territory if "territory" in by else None,
+            post.source if "source" in by else None,
+        )
+        counter[key] += 1
+    return [
+        CountRow(bucket=b, count=n, sector=s, territory=t, source=src)
+        for (b, s, t, src), n in counter.items()
+    ]
+
+
+def _sort_rows(rows: list[CountRow]) -> list[tuple[datetime, str, str, str, int]]:
+    return sorted((r.bucket, r.sector or "", r.territory or "", r.source or "", r.count) for r in rows)
+
+
+def _spread_posts() -> list[Post]:
+    """Return 90 posts over three days with every sector/territory/source mix, some unset."""
+    sectors = ["жкх", "дороги", None]
+    territories = ["centr", "sever", None]
+    sources = ["vk", "tg"]
+    posts = []
+    for i in range(90):
+        posts.append(
+            make_post(
+                published_at=BASE_TIME + timedelta(minutes=47 * i),
+                sector=sectors[i % 3],
+                territory=territories[(i // 3) % 3],
+                source=sources[(i // 9) % 2],
+            )
+        )
+    return posts
+
+
+# Protocol
+
+
+def test_backend_implements_the_protocol(store: Store) -> None:
+    assert isinstance(store, Store)
+
+
+# Posts: upsert
+
+
+def test_upsert_is_idempotent_and_counts_new_ids(store: Store) -> None:
+    posts = _spread_posts()
+    since, until = BASE_TIME - timedelta(days=1), BASE_TIME + timedelta(days=5)
+    assert store.upsert_posts(posts) == 90
+    rollups = store.counts(since, until, by=("sector", "territory", "source"))
+    assert store.upsert_posts(posts) == 0
+    assert store.upsert_posts(posts[:10]) == 0
+    assert store.count_posts(PostQuery()) == 90
+    assert store.counts(since, until, by=("sector", "territory", "source")) == rollups
+    assert sum(row.count for row in rollups) == 90
+    assert store.get_post(posts[5].id) == posts[5]
+    assert store.get_post("нет-такого") is None
+
+
+def test_upsert_counts_a_repeated_id_in_one_batch_once(store: Store) -> None:
+    post = make_post()
+    newer = post.model_copy(update={"text": "Исправленный текст"})
+    assert store.upsert_posts([post, newer]) == 1
+    assert store.count_posts(PostQuery()) == 1
+    assert store.upsert_posts([]) == 0
+
+
+def test_replacement_moves_rollup_counts_and_full_text(store: Store) -> None:
+    post = make_post(sector="жкх", territory="centr", source="vk", lemmas="горячий вода")
+    other = make_post(
+        sector="жкх", territory="centr", source="vk", published_at=post.published_at, lemmas="свет"
+    )
+    store.upsert_posts([post, other])
+    since, until = BASE_TIME - timedelta(days=1), BASE_TIME + timedelta(days=3)
+    by: tuple[CountField, ...] = ("sector", "territory", "source")
+    assert [(r.bucket, r.count) for r in store.counts(since, until, by=by)] == [(_hour(post.published_at), 2)]
+
+    later = post.published_at + timedelta(days=1)
+    moved = post.model_copy(
+        update={
+            "sector": "дороги",
+            "territory": "sever",
+            "source": "tg",
+            "published_at": later,
+            "lemmas": "яма на дорога",
+        }
+    )
+    assert store.upsert_posts([moved]) == 0
+    rows = _sort_rows(store.counts(since, until, by=by))
+    assert rows == [
+        (_hour(post.published_at), "жкх", "centr", "vk", 1),
+        (_hour(later), "дороги", "sever", "tg", 1),
+    ]
+    assert store.get_post(post.id) == moved
+    assert store.count_posts(PostQuery(text="яма")) == 1
+    assert store.count_posts(PostQuery(text="горячий")) == 0
+
+    # Moving the other post away too empties the old cell; it must not show up with count 0.
+    store.upsert_posts([other.model_copy(update={"sector": "дороги"})])
+    rows = _sort_rows(store.counts(since, until, by=("sector",)))
+    assert rows == [(_hour(post.published_at), "дороги", "", "", 1), (_hour(later), "дороги", "", "", 1)]
+
+
+# Posts: queries
+
+
+@pytest.fixture
+def varied(store: Store) -> list[Post]:
+    """Store 12 posts that differ in every filtered field and return them."""
+    posts = []
+    for i in range(12):
+        posts.append(
+            make_post(
+                published_at=BASE_TIME + timedelta(hours=i),
+                sector=["жкх", "дороги", "транспорт"][i % 3],
+                territory=["centr", "sever"][i % 2],
+                source=["vk", "tg", "ok"][(i // 2) % 3],
+                kind=[Kind.complaint, Kind.question][i % 2],
+                tone=[Tone.negative, Tone.neutral, Tone.positive][(i // 3) % 3],
+                page_id="vk-admin" if i < 4 else None,
+                thread_id="thread-a" if i % 4 == 0 else f"thread-{i}",
+                story_id="story-1" if i in (2, 3, 5) else None,
+            )
+        )
+    store.upsert_posts(posts)
+    return posts
+
+
+def _ids(posts: list[Post]) -> list[str]:
+    return [post.id for post in posts]
+
+
+def _newest_first(posts: list[Post]) -> list[str]:
+    return _ids(sorted(posts, key=lambda p: (p.published_at, p.id), reverse=True))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("sector", "жкх"),
+        ("territory", "sever"),
+        ("source", "tg"),
+        ("kind", "question"),
+        ("tone", "positive"),
+        ("page_id", "vk-admin"),
+        ("thread_id", "thread-a"),
+        ("story_id", "story-1"),
+    ],
+)
+def test_query_filters_each_field(store: Store, varied: list[Post], field: str, value: str) -> None:
+    expected = [p for p in varied if str(getattr(p, field)) == value]
+    assert expected, "the fixture must cover the value"
+    filters: dict[str, Any] = {field: value}
+    page = store.query_posts(PostQuery(**filters, limit=100))
+    assert _ids(page.items) == _newest_first(expected)
+    assert page.total == len(expected)
+    assert store.count_posts(PostQuery(**filters)) == len(expected)
+
+
+def test_query_time_window_is_since_inclusive_until_exclusive(store: Store, varied: list[Post]) -> None:
+    since, until = BASE_TIME + timedelta(hours=3), BASE_TIME + timedelta(hours=7)
+    page = store.query_posts(PostQuery(since=since, until=until))
+    assert _ids(page.items) == _newest_first(varied[3:7])
+    # The same window given in Moscow time selects the same posts.
+    page_msk = store.query_posts(PostQuery(since=since.astimezone(MSK), until=until.astimezone(MSK)))
+    assert _ids(page_msk.items) == _ids(page.items)
+
+
+def test_query_combined_filters_and_ids(store: Store, varied: list[Post]) -> None:
+    query = PostQuery(sector="жкх", territory="centr", since=BASE_TIME + timedelta(hours=1))
+    expected = [
+        p
+        for p in varied
+        if p.sector == "жкх" and p.territory == "centr" and p.published_at >= BASE_TIME + timedelta(hours=1)
+    ]
+    assert _ids(store.query_posts(query).items) == _newest_first(expected)
+    chosen = [varied[1].id, varied[4].id, varied[9].id, "нет-такого"]
+    page = store.query_posts(PostQuery(ids=chosen, source="tg"))
+    assert _ids(page.items) == _newest_first([p for p in varied if p.id in chosen and p.source == "tg"])
+
+
+def test_query_paging_order_and_total(store: Store, varied: list[Post]) -> None:
+    everything = _newest_first(varied)
+    first = store.query_posts(PostQuery(limit=5))
+    second = store.query_posts(PostQuery(limit=5, offset=5))
+    last = store.query_posts(PostQuery(limit=5, offset=10))
+    assert first.total == second.total == last.total == 12
+    assert _ids(first.items) + _ids(second.items) + _ids(last.items) == everything
+    oldest = store.query_posts(PostQuery(newest_first=False, limit=3))
+    assert _ids(oldest.items) == list(reversed(everything))[:3]
+    assert store.query_posts(PostQuery(limit=5, offset=50)).items == []
+    assert store.count_posts(PostQuery(limit=1, offset=3)) == 12
+
+
+def test_full_text_over_russian_lemmas(store: Store) -> None:
+    water = make_post(lemmas="нет горячий вода на улица ленин")
+    pit = make_post(lemmas="огромный яма на дорога улица советский")
+    tree = make_post(lemmas="новогодний ёлка на площадь")
+    store.upsert_posts([water, pit, tree])
+
+    def found(text: str) -> set[str]:
+        return {p.id for p in store.query_posts(PostQuery(text=text, limit=10)).items}
+
+    assert found("вода") == {water.id}
+    assert found("улица") == {water.id, pit.id}
+    assert found("улица яма") == {pit.id}  # every word must match
+    assert found("Горячий  ВОДА") == {water.id}
+    assert found("елка") == {tree.id}  # ё = е
+    assert found("ёлка") == {tree.id}
+    assert found("вода, яма!") == set()
+    assert store.count_posts(PostQuery(text="улица", sector=water.sector)) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['"', "вода OR яма", "вода AND", "NEAR(вода", "вода*", "-вода", "(", "^вода", "вода:1", "col:вода", "'"],
+)
+def test_full_text_never_fails_on_user_syntax(store: Store, text: str) -> None:
+    store.upsert_posts([make_post(lemmas="нет горячий вода")])
+    page = store.query_posts(PostQuery(text=text))
+    assert page.total == len(page.items) <= 1
+
+
+def test_text_without_words_filters_nothing(store: Store) -> None:
+    store.upsert_posts([make_post(), make_post()])
+    assert store.count_posts(PostQuery(text=" !? ")) == 2
+
+
+# Posts: counts
+
+
+@pytest.mark.parametrize(
+    "by",
+    [combo for size in range(4) for combo in itertools.combinations(("sector", "territory", "source"), size)],
+)
+@pytest.mark.parametrize("bucket", ["hour", "day"])
+def test_counts_by_every_subset_of_fields(store: Store, by: tuple[CountField, ...], bucket: str) -> None:
+    posts = _spread_posts()
+    store.upsert_posts(posts)
+    since, until = BASE_TIME + timedelta(hours=5, minutes=30), BASE_TIME + timedelta(days=2, hours=3)
+    rows = store.counts(since, until, by=by, bucket=bucket)  # type: ignore[arg-type]
+    assert _sort_rows(rows) == _sort_rows(_expected_counts(posts, since, until, by, bucket))
+    assert [(r.bucket, r.sector or "", r.territory or "", r.source or "") for r in rows] == [
+        row[:4] for row in _sort_rows(rows)
+    ], "rows come sorted by bucket then fields"
+    assert all(r.bucket.tzinfo is not None and r.bucket.utcoffset() == timedelta(0) for r in rows)
+    assert all(r.count > 0 for r in rows)
+
+
+def test_counts_accept_non_utc_bounds_and_empty_windows(store: Store) -> None:
+    posts = _spread_posts()
+    store.upsert_posts(posts)
+    since, until = BASE_TIME, BASE_TIME + timedelta(days=1)
+    assert store.counts(since.astimezone(MSK), until.astimezone(MSK)) == store.counts(since, until)
+    assert store.counts(BASE_TIME - timedelta(days=9), BASE_TIME - timedelta(days=8)) == []
+
+
+# Incidents
+
+
+def test_incident_create_update_and_conflicts(store: Store) -> None:
+    incident = make_incident(post_ids=["p1"])
+    created = store.save_incident(incident)
+    assert created.version == 1
+    assert store.get_incident(incident.id) == created
+    with pytest.raises(VersionConflict):
+        store.save_incident(incident)
+
+    assigned = created.model_copy(update={"status": IncidentStatus.assigned, "recipient": "uk-2"})
+    updated = store.save_incident(assigned, expected_version=1)
+    assert updated.version == 2
+    assert store.get_incident(incident.id) == updated
+    with pytest.raises(VersionConflict):
+        store.save_incident(assigned, expected_version=1)
+    with pytest.raises(VersionConflict):
+        store.save_incident(make_incident(), expected_version=3)
+    assert store.get_incident(incident.id) == updated
+    assert store.get_incident("нет-такого") is None
+
+
+def test_two_writers_with_the_same_version_exactly_one_wins(store: Store) -> None:
+    created = store.save_incident(make_incident())
+    barrier = threading.Barrier(2)
+    results: list[str] = []
+
+    def write(actor: str) -> None:
+        entry = AuditEntry(at=BASE_TIME, actor=actor, action="назначен")
+        changed = created.model_copy(update={"recipient": actor, "audit": [entry]})
+        barrier.wait()
+        try:
+            store.save_incident(changed, expected_version=created.version)
+            results.append(actor)
+        except VersionConflict:
+            results.append("conflict")
+
+    threads = [threading.Thread(target=write, args=(name,)) for name in ("первый", "второй")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 2 and results.count("conflict") == 1
+    winner = next(r for r in results if r != "conflict")
+    stored = store.get_incident(created.id)
+    assert stored is not None and stored.version == 2 and stored.recipient == winner
+
+
+def test_find_incident_for_post_follows_post_ids(store: Store) -> None:
+    first = store.save_incident(make_incident(post_ids=["p1", "p2"]))
+    assert store.find_incident_for_post("p1") == first
+    assert store.find_incident_for_post("p3") is None
+
+    first = store.save_incident(first.model_copy(update={"post_ids": ["p1", "p3"]}), expected_version=1)
+    assert store.find_incident_for_post("p3") == first
+    assert store.find_incident_for_post("p2") is None
+
+    second = store.save_incident(make_incident(post_ids=["p4"]))
+    assert store.find_incident_for_post("p4") == second
+    assert store.find_incident_for_post("p1") == first
+
+
+def test_query_incidents_filters_and_paging(store: Store) -> None:
+    a = store.save_incident(make_incident(created_at=BASE_TIME, recipient="uk-1", sector="жкх"))
+    b = store.save_incident(
+        make_incident(created_at=BASE_TIME + timedelta(hours=1), recipient="uk-2", territory="sever")
+    )
+    c = store.save_incident(
+        make_incident(
+            created_at=BASE_TIME + timedelta(hours=2),
+            recipient="uk-1",
+            sector="дороги",
+            status=IncidentStatus.closed,
+        )
+    )
+    page = store.query_incidents(IncidentQuery())
+    assert [i.id for i in page.items] == [c.id, b.id, a.id] and page.total == 3
+    assert [i.id for i in store.query_incidents(IncidentQuery(recipient="uk-1")).items] == [c.id, a.id]
+    assert [i.id for i in store.query_incidents(IncidentQuery(sector="жкх")).items] == [b.id, a.id]
+    assert [i.id for i in store.query_incidents(IncidentQuery(territory="sever")).items] == [b.id]
+    statuses = [IncidentStatus.new, IncidentStatus.assigned]
+    assert [i.id for i in store.query_incidents(IncidentQuery(status=statuses)).items] == [b.id, a.id]
+    window = IncidentQuery(since=BASE_TIME + timedelta(hours=1), until=BASE_TIME + timedelta(hours=2))
+    assert [i.id for i in store.query_incidents(window).items] == [b.id]
+    second = store.query_incidents(IncidentQuery(limit=1, offset=1))
+    assert [i.id for i in second.items] == [b.id] and second.total == 3
+
+
+def test_overdue_filter_uses_the_deadline_of_the_status(store: Store) -> None:
+    now = BASE_TIME + timedelta(days=10)
+    past, future = now - timedelta(hours=1), now + timedelta(hours=1)
+
+    def save(status: IncidentStatus, first: datetime | None, final: datetime | None) -> str:
+        incident = make_incident(status=status, first_answer_due=first, final_answer_due=final)
+        return store.save_incident(incident).id
+
+    overdue = {
+        save(IncidentStatus.new, past, future),
+        save(IncidentStatus.assigned, past, future),
+        save(IncidentStatus.interim, future, past),
+    }
+    save(IncidentStatus.new, future, past)  # first answer not yet due
+    save(IncidentStatus.new, None, None)  # no deadline
+    save(IncidentStatus.interim, past, future)  # first answer given; final not yet due
+    save(IncidentStatus.final, past, past)
+    save(IncidentStatus.closed, past, past)
+    page = store.query_incidents(IncidentQuery(overdue_at=now, limit=100))
+    assert {i.id for i in page.items} == overdue and page.total == 3
+    assert store.query_incidents(IncidentQuery(overdue_at=past - timedelta(days=100))).total == 0
+
+
+# Alerts
+
+
+def test_alerts_dedup_by_id(store: Store) -> None:
+    alert = make_alert()
+    assert store.add_alert(alert) is True
+    assert store.add_alert(alert.model_copy(update={"title": "Другой заголовок"})) is False
+    assert store.get_alert(alert.id) == alert
+    assert store.get_alert("нет-такого") is None
+
+
+def test_acknowledge_first_wins_and_missing_raises(store: Store) -> None:
+    alert = make_alert()
+    store.add_alert(alert)
+    first = store.acknowledge_alert(alert.id, by="глава", at=BASE_TIME.astimezone(MSK))
+    assert first.acknowledged_by == "глава"
+    assert first.acknowledged_at == BASE_TIME and first.acknowledged_at.utcoffset() == timedelta(0)
+    again = store.acknowledge_alert(alert.id, by="аналитик", at=BASE_TIME + timedelta(hours=1))
+    assert again == first
+    assert store.get_alert(alert.id) == first
+    with pytest.raises(NotFound):
+        store.acknowledge_alert("нет-такого", by="глава", at=BASE_TIME)
+
+
+def test_query_alerts_filters(store: Store) -> None:
+    spike = make_alert(kind=AlertKind.spike, created_at=BASE_TIME)
+    conflict = make_alert(kind=AlertKind.conflict, created_at=BASE_TIME + timedelta(hours=1))
+    overdue = make_alert(kind=AlertKind.overdue, created_at=BASE_TIME + timedelta(hours=2))
+    for alert in (spike, conflict, overdue):
+        store.add_alert(alert)
+    store.acknowledge_alert(conflict.id, by="глава", at=BASE_TIME + timedelta(hours=3))
+
+    def ids(query: AlertQuery) -> list[str]:
+        return [a.id for a in store.query_alerts(query).items]
+
+    assert ids(AlertQuery()) == [overdue.id, conflict.id, spike.id]
+    assert ids(AlertQuery(kind=[AlertKind.spike, AlertKind.overdue])) == [overdue.id, spike.id]
+    assert ids(AlertQuery(acknowledged=True)) == [conflict.id]
+    assert ids(AlertQuery(acknowledged=False)) == [overdue.id, spike.id]
+    assert ids(AlertQuery(since=BASE_TIME + timedelta(hours=1))) == [overdue.id, conflict.id]
+    page = store.query_alerts(AlertQuery(limit=1, offset=1))
+    assert [a.id for a in page.items] == [conflict.id] and page.total == 3
+
+
+# Sources and pages
+
+
+def test_source_state_round_trip_and_replace(store: Store) -> None:
+    assert store.get_source_state("vk:wall:-1") is None
+    state = SourceState(
+        name="vk:wall:-1",
+        cursor={"offset": 100, "last_id": "123"},
+        last_success_at=BASE_TIME.astimezone(MSK),
+        errors={"timeout": 2},
+        items_total=40,
+        items_last_run=5,
+    )
+    store.save_source_state(state)
+    got = store.get_source_state(state.name)
+    assert got == state
+    assert got is not None and got.last_success_at is not None
+    assert got.last_success_at == BASE_TIME
+    replaced = state.model_copy(update={"items_total": 45, "last_error": "Ошибка 6: слишком много запросов"})
+    store.save_source_state(replaced)
+    store.save_source_state(SourceState(name="tg:channel:foo"))
+    assert store.list_source_states() == [SourceState(name="tg:channel:foo"), replaced]
+
+
+def test_pages_round_trip_and_replace(store: Store) -> None:
+    admin = OfficialPage(id="vk-admin", network="vk", name="Администрация города", url="https://vk.com/adm")
+    school = OfficialPage(id="ok-school", network="ok", name="Школа № 1", url="https://ok.ru/school1")
+    store.save_pages([admin, school])
+    assert sorted(store.list_pages(), key=lambda p: p.id) == [school, admin]
+    renamed = admin.model_copy(update={"name": "Администрация округа", "followers": 1200})
+    store.save_pages([renamed])
+    assert sorted(store.list_pages(), key=lambda p: p.id) == [school, renamed]
+
+
+# Datetimes and rich fields
+
+
+def test_datetimes_round_trip_as_aware_utc(store: Store) -> None:
+    moment = datetime(2024, 3, 4, 13, 15, 30, 250000, tzinfo=MSK)
+    post = make_post(published_at=moment, collected_at=moment)
+    store.upsert_posts([post])
+    got = store.get_post(post.id)
+    assert got is not None
+    assert got.published_at == moment and got.published_at.utcoffset() == timedelta(0)
+    assert got.collected_at.utcoffset() == timedelta(0)
+
+    incident = store.save_incident(make_incident(created_at=moment, first_answer_due=moment))
+    stored = store.get_incident(incident.id)
+    assert stored is not None and stored.created_at == moment
+    assert stored.created_at.utcoffset() == timedelta(0)
+    assert stored.first_answer_due is not None and stored.first_answer_due.utcoffset() == timedelta(0)
+
+    store.add_alert(make_alert(id="a-msk", created_at=moment, event_at=moment))
+    alert = store.get_alert("a-msk")
+    assert alert is not None and alert.created_at == moment and alert.created_at.utcoffset() == timedelta(0)
+
+
+def test_post_round_trips_every_field(store: Store) -> None:
+    post = make_post(
+        raw={"id": 5, "text": "Текст", "attachments": [{"type": "photo"}]},
+        parent_id="vk:-1_1",
+        metrics=Metrics(views=100, likes=3),
+        places=[Place(level="street", name="улица Ленина", territory="centr", span=(10, 22))],
+        aggression_markers=["позор"],
+        needs_review=True,
+        tone_score=-0.7,
+    )
+    store.upsert_posts([post])
+    assert store.get_post(post.id) == post
