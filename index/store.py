@@ -35,7 +35,9 @@ class NotFound(StoreError):
 class PostQuery:
     """Filters for reading posts; every field is optional and they combine with AND."""
 
-    text: str | None = None  # full-text query over lemmas (the backend lemmatises it the same way)
+    # Full text over Post.lemmas: the caller passes already-lemmatised words (risk's lemmatiser); every
+    # word must match (AND), punctuation is ignored, ё = е; no words at all means no text filter.
+    text: str | None = None
     since: datetime | None = None  # published_at >= since
     until: datetime | None = None  # published_at < until
     sector: str | None = None
@@ -128,7 +130,11 @@ class Store(Protocol):
         by: Sequence[CountField] = (),
         bucket: Bucket = "hour",
     ) -> list[CountRow]:
-        """Return post counts per time bucket (UTC) and per `by` fields, from the rollups."""
+        """Return post counts per time bucket (UTC) and per `by` fields, from the rollups.
+
+        Rows are sorted by bucket then fields; empty buckets are omitted; fields not in `by` are None.
+        Every hour that overlaps [since, until) counts whole (rollups are hourly).
+        """
         ...
 
     # Incidents
