@@ -1,0 +1,65 @@
+"""Turn domain models into API models: overdue flags, recipient names, attached posts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from api.schemas import AlertPublic, IncidentDetail, IncidentPublic, PostPublic
+from index.models import Alert, Incident, IncidentStatus, Post
+from index.profile import Profile
+from index.store import PostQuery, Store
+
+#: Statuses in which an incident still waits for an answer.
+OPEN_STATUSES = frozenset({IncidentStatus.new, IncidentStatus.assigned, IncidentStatus.interim})
+
+
+def is_overdue(incident: Incident, now: datetime) -> bool:
+    """Return whether the deadline the incident's status waits for passed before `now`.
+
+    new/assigned wait for the first answer, interim for the final one (the same rule as
+    `IncidentQuery.overdue_at` in the stores); final and closed are never overdue.
+    """
+    if incident.status in (IncidentStatus.new, IncidentStatus.assigned):
+        due = incident.first_answer_due
+    elif incident.status == IncidentStatus.interim:
+        due = incident.final_answer_due
+    else:
+        return False
+    return due is not None and due < now
+
+
+def post_public(post: Post) -> PostPublic:
+    """Return the API view of a post."""
+    return PostPublic.model_validate(post)
+
+
+def alert_public(alert: Alert) -> AlertPublic:
+    """Return the API view of an alert."""
+    return AlertPublic.model_validate(alert)
+
+
+def _recipient_name(profile: Profile, recipient_id: str | None) -> str | None:
+    if recipient_id is None:
+        return None
+    recipient = profile.recipient(recipient_id)
+    return recipient.name if recipient else None
+
+
+def incident_public(incident: Incident, profile: Profile, now: datetime) -> IncidentPublic:
+    """Return the API view of an incident in a list."""
+    view = IncidentPublic.model_validate(incident)
+    view.recipient_name = _recipient_name(profile, incident.recipient)
+    view.overdue = is_overdue(incident, now)
+    return view
+
+
+def incident_detail(incident: Incident, store: Store, profile: Profile, now: datetime) -> IncidentDetail:
+    """Return one incident with its audit trail and attached posts (oldest first)."""
+    posts: list[PostPublic] = []
+    if incident.post_ids:
+        page = store.query_posts(
+            PostQuery(ids=list(incident.post_ids), limit=len(incident.post_ids), newest_first=False)
+        )
+        posts = [post_public(p) for p in page.items]
+    base = incident_public(incident, profile, now)
+    return IncidentDetail(**base.model_dump(), audit=list(incident.audit), posts=posts)
