@@ -15,6 +15,7 @@ from api.auth import KeyRing
 from api.deps import AppContext, get_principal
 from api.errors import install_error_handlers
 from api.routes import alerts, health, incidents, indicators, posts, web
+from api.security import install_security
 from index.models import utcnow
 from index.profile import Profile, load_profile
 from index.store import Store
@@ -94,6 +95,7 @@ def create_app(
     )
     app.state.ctx = ctx
     install_error_handlers(app)
+    install_security(app, settings.api.cors_origins)
 
     app.include_router(health.router)
     app.include_router(posts.router)

@@ -154,3 +154,14 @@ def test_static_files_need_no_key(client: TestClient) -> None:
     response = client.get("/static/style.css")
     assert response.status_code == 200
     assert "text/css" in response.headers["content-type"]
+
+
+def test_security_headers_forbid_scripts_and_framing(client: TestClient, seeded: Seeded) -> None:
+    _login(client, "head")
+    for path in ("/", "/posts", "/static/style.css"):
+        response = client.get(path)
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'none'" in csp and "frame-ancestors 'none'" in csp
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["x-content-type-options"] == "nosniff"
+    assert "style=" not in client.get("/").text  # nothing the CSP would block
