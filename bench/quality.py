@@ -1,0 +1,175 @@
+"""Print the quality table of the understanding step on the dev data sets (read from ../shared/data).
+
+Usage: .venv/bin/python bench/quality.py [--data ../shared/data] [--only sector,tone,aggression]
+       [--no-trained]
+
+Nothing is copied from the dev sets: they are read at run time, models trained here stay in memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from risk.trained import cross_validate  # noqa: E402
+
+from risk.aggression import AggressionScorer  # noqa: E402
+from risk.sectors import LexiconSectorModel  # noqa: E402
+from risk.text import analyse  # noqa: E402
+from risk.tone import ToneScorer  # noqa: E402
+
+#: ЦУР topic group → kursk-appeals category (the dev set's own 0..16 labels; 12 "test" is dropped).
+KURSK_CATEGORY: dict[str, int] = {
+    "Дороги": 0,
+    "Безопасность": 1,
+    'МФЦ "Мои документы"': 2,
+    "ЖКХ": 3,
+    "Благоустройство": 3,
+    "Газ и топливо": 3,
+    "Электроснабжение": 3,
+    "Здравоохранение/Медицина": 4,
+    "Культура": 5,
+    "Коронавирус": 6,
+    "Образование": 7,
+    "Общественный транспорт": 8,
+    "Связь и телевидение": 9,
+    "Социальное обслуживание и защита": 10,
+    "Строительство и архитектура": 11,
+    "Торговля": 13,
+    "Экономика и бизнес": 14,
+    "Физическая культура и спорт": 15,
+    "Мусор/Свалки/ТКО": 16,
+    "Экология": 16,
+}
+
+
+def load_kursk(data: Path) -> pd.DataFrame:
+    """Return the kursk appeals (text, category) without the test category 12."""
+    df = pd.read_csv(
+        data / "dev/kursk-appeals/train.csv",
+        header=None,
+        names=["id", "text", "theme", "executor", "category"],
+    )
+    df = df[df["category"] != 12].dropna(subset=["text"])
+    return df.reset_index(drop=True)
+
+
+def load_tweets(data: Path) -> pd.DataFrame:
+    """Return the rusentitweet texts with 3 tone classes (speech and skip dropped)."""
+    df = pd.read_csv(data / "dev/rusentitweet/train.csv")
+    df = df[df["label"].isin(["negative", "neutral", "positive"])].dropna(subset=["text"])
+    return df.reset_index(drop=True)
+
+
+def load_inappropriate(data: Path) -> pd.DataFrame:
+    """Return the inappropriate-messages validation set."""
+    return pd.read_csv(data / "dev/inappropriate/val.csv").dropna(subset=["text"]).reset_index(drop=True)
+
+
+def sector_rows(data: Path, trained: bool) -> list[tuple[str, str, str]]:
+    """Return table rows for sector accuracy (out of the box and trained)."""
+    df = load_kursk(data)
+    model = LexiconSectorModel()
+    t0 = time.perf_counter()
+    preds = [model.predict(analyse(t)) for t in df["text"]]
+    elapsed = time.perf_counter() - t0
+    mapped = [KURSK_CATEGORY.get(p.sector or "", -1) for p in preds]
+    acc = accuracy_score(df["category"], mapped)
+    none_share = float(np.mean([p.sector is None for p in preds]))
+    review = float(np.mean([p.needs_review for p in preds]))
+    confident = [m == c for m, c, p in zip(mapped, df["category"], preds, strict=True) if not p.needs_review]
+    rows = [
+        (f"sector, lexicon (kursk, n={len(df)})", f"accuracy {acc:.3f}", "target ≥ 0.75"),
+        ("  no sector / needs_review", f"{none_share:.3f} / {review:.3f}", ""),
+        ("  accuracy when not needs_review", f"{np.mean(confident):.3f}", f"{len(df) / elapsed:.0f} texts/s"),
+    ]
+    if trained:
+        cv = cross_validate("topics", list(df["text"]), [str(c) for c in df["category"]], folds=5)
+        rows.append(
+            (
+                "sector, trained 5-fold CV",
+                f"accuracy {cv.accuracy:.3f}, macro-F1 {cv.macro_f1:.3f}",
+                "target ≥ 0.86",
+            )
+        )
+    return rows
+
+
+def tone_rows(data: Path, trained: bool) -> list[tuple[str, str, str]]:
+    """Return table rows for tone macro-F1 (out of the box and trained)."""
+    df = load_tweets(data)
+    scorer = ToneScorer()
+    preds = [scorer.score(analyse(t)).tone.value for t in df["text"]]
+    f1 = f1_score(df["label"], preds, average="macro")
+    acc = accuracy_score(df["label"], preds)
+    rows = [
+        (
+            f"tone, lexicon (rusentitweet 3 classes, n={len(df)})",
+            f"macro-F1 {f1:.3f}, acc {acc:.3f}",
+            "target ≥ 0.55",
+        )
+    ]
+    if trained:
+        cv = cross_validate("tone", list(df["text"]), list(df["label"]), folds=5)
+        rows.append(("tone, trained 5-fold CV", f"macro-F1 {cv.macro_f1:.3f}, acc {cv.accuracy:.3f}", ""))
+    return rows
+
+
+def aggression_rows(data: Path, trained: bool) -> list[tuple[str, str, str]]:
+    """Return table rows for aggression ROC-AUC against inappropriate ≥ 0.5."""
+    df = load_inappropriate(data)
+    scorer = AggressionScorer()
+    scores = [scorer.score(analyse(t)).score for t in df["text"]]
+    y = (df["inappropriate"] >= 0.5).astype(int)
+    auc = roc_auc_score(y, scores)
+    rows = [
+        (f"aggression, lexicon (inappropriate ≥ 0.5, n={len(df)})", f"ROC-AUC {auc:.3f}", "target ≥ 0.70")
+    ]
+    if "toxic_new" in df:
+        auc_t = roc_auc_score((df["toxic_new"] >= 0.5).astype(int), scores)
+        rows.append(("  same scores vs toxic_new ≥ 0.5", f"ROC-AUC {auc_t:.3f}", ""))
+    if trained:
+        cv = cross_validate("aggression", list(df["text"]), [str(int(v)) for v in y], folds=5)
+        rows.append(
+            ("aggression, trained 5-fold CV", f"ROC-AUC {cv.roc_auc:.3f}, macro-F1 {cv.macro_f1:.3f}", "")
+        )
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the quality table; return 1 when the dev data is missing."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--only", default="sector,tone,aggression")
+    parser.add_argument("--no-trained", action="store_true")
+    args = parser.parse_args(argv)
+    if not (args.data / "dev").is_dir():
+        print(f"нет данных для оценки: {args.data / 'dev'}", file=sys.stderr)
+        return 1
+    parts = set(args.only.split(","))
+    rows: list[tuple[str, str, str]] = []
+    if "sector" in parts:
+        rows += sector_rows(args.data, not args.no_trained)
+    if "tone" in parts:
+        rows += tone_rows(args.data, not args.no_trained)
+    if "aggression" in parts:
+        rows += aggression_rows(args.data, not args.no_trained)
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure'.ljust(width)} | result | note")
+    for name, value, note in rows:
+        print(f"{name.ljust(width)} | {value} | {note}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

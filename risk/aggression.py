@@ -1,0 +1,144 @@
+"""Aggression 0..1 with named markers: insult, obscenity, violence, threat_escalation, collective_action..."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from risk.text import Doc, PhraseMatcher, analyse
+
+#: Marker names, in the order they are reported.
+MARKERS = (
+    "insult",
+    "obscenity",
+    "violence",
+    "threat_escalation",
+    "collective_action",
+    "official_mention",
+    "sensitive",
+    "sensitive_topic",
+    "shouting",
+)
+#: Hits of one marker beyond this count add nothing.
+MAX_HITS_PER_MARKER = 3
+#: Weight of shouting: a run of "!!" or a text mostly in capitals.
+SHOUT_WEIGHT = 0.1
+#: A text is shouting when at least this share of its (≥ MIN_CAPS_LETTERS) letters are capitals.
+CAPS_SHARE = 0.6
+MIN_CAPS_LETTERS = 12
+#: Prefixes allowed before an obscene stem.
+_OBSCENE_PREFIXES = (
+    "",
+    "на",
+    "по",
+    "от",
+    "за",
+    "вы",
+    "у",
+    "с",
+    "раз",
+    "при",
+    "до",
+    "недо",
+    "об",
+    "о",
+    "въ",
+    "съ",
+    "пере",
+    "из",
+    "подъ",
+    "вз",
+)
+#: Tokens that start like an obscene stem but are ordinary words.
+_OBSCENE_EXCEPTIONS = re.compile(
+    r"^(?:херсон|хербал|оскорбля|сукн|сукон|психуй|психую|страхуй|страхую|ебеня)"
+)
+_EXCLAMATIONS = re.compile(r"!{2,}")
+_LETTERS = re.compile(r"[А-ЯЁA-Zа-яёa-z]")
+_CAPITALS = re.compile(r"[А-ЯЁA-Z]")
+
+
+@dataclass(frozen=True, slots=True)
+class AggressionResult:
+    """Aggression score 0..1, the markers found and the phrases behind them."""
+
+    score: float
+    markers: list[str]
+    evidence: dict[str, list[str]]
+
+
+@cache
+def _lexicon() -> dict[str, Any]:
+    """Return the packaged aggression lexicon (risk/lexicon/aggression.yaml)."""
+    body = resources.files("risk.lexicon").joinpath("aggression.yaml").read_text(encoding="utf-8")
+    data: dict[str, Any] = yaml.safe_load(body)
+    return data
+
+
+class AggressionScorer:
+    """Combine marker hits as independent evidence: score = 1 - Π(1 - weight)."""
+
+    def __init__(self, officials: Iterable[str] = (), lexicon: dict[str, Any] | None = None) -> None:
+        """Build matchers from `lexicon` (default: packaged) plus the profile's `officials` names."""
+        data = lexicon if lexicon is not None else _lexicon()
+        self._matcher = PhraseMatcher()
+        self._stems: tuple[str, ...] = ()
+        self._obscenity_weight = 0.0
+        for marker, spec in data.items():
+            weight = float(spec.get("weight", 0.2))
+            self._matcher.add_entries(spec.get("words"), marker, default=weight)
+            if spec.get("stems"):
+                self._stems = tuple(str(s).lower().replace("ё", "е") for s in spec["stems"])
+                self._obscenity_weight = weight
+        official_weight = float(data.get("official_mention", {}).get("weight", 0.05))
+        for name in officials:
+            self._matcher.add(str(name), official_weight, "official_mention")
+        prefixes = "|".join(sorted({re.escape(p) for p in _OBSCENE_PREFIXES if p}, key=len, reverse=True))
+        stems = "|".join(sorted({re.escape(s) for s in self._stems}, key=len, reverse=True))
+        self._obscene = re.compile(rf"^(?:{prefixes})?(?:{stems})") if stems else None
+
+    def score_text(self, text: str) -> AggressionResult:
+        """Return the aggression of a raw text."""
+        return self.score(analyse(text))
+
+    def score(self, doc: Doc, *, tone_score: float = 0.0) -> AggressionResult:
+        """Return the score, markers and evidence of an analysed text (a negative tone adds a little)."""
+        evidence: dict[str, list[str]] = {}
+        weights: dict[str, list[float]] = {}
+        for hit in self._matcher.find(doc):
+            phrases = evidence.setdefault(hit.label, [])
+            if hit.phrase not in phrases:
+                phrases.append(hit.phrase)
+                weights.setdefault(hit.label, []).append(hit.weight)
+        if self._obscene is not None:
+            for word in doc.words:
+                if self._obscene.match(word) and not _OBSCENE_EXCEPTIONS.match(word):
+                    phrases = evidence.setdefault("obscenity", [])
+                    if word not in phrases:
+                        phrases.append(word)
+                        weights.setdefault("obscenity", []).append(self._obscenity_weight)
+        if self._shouting(doc.text):
+            evidence["shouting"] = ["!!" if _EXCLAMATIONS.search(doc.text) else "КАПС"]
+            weights["shouting"] = [SHOUT_WEIGHT]
+        keep = 1.0
+        for values in weights.values():
+            for w in sorted(values, reverse=True)[:MAX_HITS_PER_MARKER]:
+                keep *= 1.0 - min(max(w, 0.0), 0.95)
+        if tone_score < 0:
+            keep *= 1.0 - 0.15 * min(1.0, -tone_score)
+        markers = [m for m in MARKERS if m in evidence] + sorted(m for m in evidence if m not in MARKERS)
+        return AggressionResult(score=round(1.0 - keep, 4), markers=markers, evidence=evidence)
+
+    @staticmethod
+    def _shouting(text: str) -> bool:
+        """Return True for "!!" runs or a text written mostly in capitals."""
+        if _EXCLAMATIONS.search(text):
+            return True
+        letters = len(_LETTERS.findall(text[:2000]))
+        return letters >= MIN_CAPS_LETTERS and len(_CAPITALS.findall(text[:2000])) >= CAPS_SHARE * letters

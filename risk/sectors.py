@@ -1,0 +1,303 @@
+"""Sector (ЦУР topic group) and topic from a hand-written lexicon over the ЦУР rubricator."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from risk.text import STOP_WORDS, Doc, analyse, lemma, tokens
+
+#: Below this confidence a sector is reported but flagged for a human (`needs_review`).
+REVIEW_THRESHOLD = 0.45
+#: A group needs at least this score to be reported at all (one strong keyword or two weak ones).
+MIN_SCORE = 1.5
+#: Scale of the score → strength curve: strength = 1 - exp(-score / STRENGTH_SCALE).
+STRENGTH_SCALE = 2.5
+#: Weight of each content word of a topic's own name.
+TOPIC_NAME_WEIGHT = 0.5
+#: Share of the non-best topics' scores that still counts for their group.
+SECONDARY_TOPIC_SHARE = 0.25
+#: Words of a multi-word keyword may stand this many tokens further apart than adjacent.
+PHRASE_SLACK = 2
+#: Function words kept inside keyword phrases because they carry the meaning ("нет воды", "не горит").
+_KEPT_FUNCTION_WORDS = frozenset({"не", "нет", "без", "ни"})
+#: Words of topic names that say nothing about the topic.
+_GENERIC_NAME_WORDS = frozenset(
+    [
+        "нарушение",
+        "правило",
+        "ненадлежащий",
+        "отсутствие",
+        "проблема",
+        "прочее",
+        "прочий",
+        "содержание",
+        "необходимый",
+        "установка",
+        "замена",
+        "организация",
+        "изменение",
+        "предложение",
+        "предложить",
+        "качество",
+        "условие",
+        "работа",
+        "состояние",
+        "объект",
+        "общий",
+        "впечатление",
+        "другой",
+        "неисправность",
+        "неудовлетворительный",
+        "несоблюдение",
+        "обращение",
+        "необходимость",
+        "некачественно",
+        "некачественный",
+        "выполнить",
+        "нанести",
+        "внесение",
+        "схема",
+        "новый",
+        "старый",
+        "город",
+        "т",
+        "п",
+        "и",
+        "с",
+        "по",
+        "на",
+        "в",
+        "для",
+        "при",
+        "без",
+        "к",
+        "от",
+        "до",
+        "из",
+        "о",
+        "том",
+        "также",
+        "вопрос",
+        "просьба",
+        "оказание",
+        "создание",
+        "сроки",
+        "срок",
+    ]
+)
+
+
+def _cur_topics() -> dict[str, str]:
+    """Return the ЦУР rubricator: topic → topic group."""
+    body = resources.files("risk.lexicon").joinpath("cur_topics.json").read_text(encoding="utf-8")
+    data: dict[str, str] = json.loads(body)
+    return data
+
+
+#: ЦУР topic → topic group (26 groups, 195 topics).
+TOPIC_GROUPS: dict[str, str] = _cur_topics()
+#: The 26 ЦУР topic groups (sectors).
+SECTORS: tuple[str, ...] = tuple(dict.fromkeys(TOPIC_GROUPS.values()))
+
+
+@dataclass(frozen=True, slots=True)
+class Keyword:
+    """One lexicon entry: lemmas that must occur close together, with a weight."""
+
+    lemmas: tuple[str, ...]
+    weight: float
+    group: str
+    topic: str | None  # None: evidence for the group only
+
+
+@dataclass(frozen=True, slots=True)
+class SectorResult:
+    """The lexicon's answer for one text."""
+
+    sector: str | None
+    topic: str | None
+    confidence: float  # 0..1
+    scores: dict[str, float] = field(default_factory=dict)  # group → score (only groups with evidence)
+    matched: tuple[str, ...] = ()  # the keywords that matched, space-joined lemmas
+
+    @property
+    def needs_review(self) -> bool:
+        """Return True when a sector was chosen with low confidence."""
+        return self.sector is not None and self.confidence < REVIEW_THRESHOLD
+
+
+def _phrase_lemmas(phrase: str) -> tuple[str, ...]:
+    """Return the lemmas of a keyword phrase, function words dropped (except negations)."""
+    out = []
+    for tok in tokens(phrase):
+        lem = lemma(tok)
+        if lem in _KEPT_FUNCTION_WORDS or lem not in STOP_WORDS:
+            out.append(lem)
+    return tuple(out)
+
+
+def _parse_entry(entry: object) -> tuple[str, float | None]:
+    """Return (phrase, explicit weight or None) from a lexicon entry like "яма=2.5"."""
+    text = str(entry).strip()
+    if "=" in text:
+        phrase, _, weight = text.rpartition("=")
+        try:
+            return phrase.strip(), float(weight)
+        except ValueError:
+            return text, None
+    return text, None
+
+
+def _keywords(group: str, topic: str | None, entries: Iterable[object]) -> list[Keyword]:
+    """Return Keyword objects for lexicon entries of one group/topic (duplicates keep the max weight)."""
+    best: dict[tuple[str, ...], float] = {}
+    for entry in entries:
+        phrase, weight = _parse_entry(entry)
+        lemmas = _phrase_lemmas(phrase)
+        if not lemmas:
+            continue
+        w = weight if weight is not None else (1.0 if len(lemmas) == 1 else 2.0)
+        best[lemmas] = max(w, best.get(lemmas, 0.0))
+    return [Keyword(lemmas=k, weight=w, group=group, topic=topic) for k, w in best.items()]
+
+
+def _name_keywords(group: str, topic: str) -> list[Keyword]:
+    """Return weak keywords made of the content words of a topic's own name."""
+    seen = {
+        lem
+        for tok in tokens(topic)
+        if len(tok) > 2 and (lem := lemma(tok)) not in STOP_WORDS and lem not in _GENERIC_NAME_WORDS
+    }
+    return [
+        Keyword(lemmas=(lem,), weight=TOPIC_NAME_WEIGHT, group=group, topic=topic) for lem in sorted(seen)
+    ]
+
+
+@cache
+def default_lexicon() -> dict[str, Any]:
+    """Return the packaged topic lexicon (risk/lexicon/topics.yaml) as a mapping."""
+    body = resources.files("risk.lexicon").joinpath("topics.yaml").read_text(encoding="utf-8")
+    data: dict[str, Any] = yaml.safe_load(body)
+    return data
+
+
+class LexiconSectorModel:
+    """Score every ЦУР group and topic by the weighted keywords found in a text."""
+
+    def __init__(self, lexicon: Mapping[str, Any] | None = None, *, topic_names: bool = True) -> None:
+        """Build the keyword index from `lexicon` (default: the packaged one); raise ValueError if invalid."""
+        data = lexicon if lexicon is not None else default_lexicon()
+        self.defaults: dict[str, str] = {}
+        keywords: list[Keyword] = []
+        for group, spec in data.items():
+            if group not in SECTORS:
+                raise ValueError(f"неизвестная группа тем в словаре: {group!r}")
+            topics = spec.get("topics") or {}
+            for topic, entries in topics.items():
+                if TOPIC_GROUPS.get(topic) != group:
+                    raise ValueError(f"тема {topic!r} не относится к группе {group!r}")
+                keywords += _keywords(group, topic, entries or [])
+            keywords += _keywords(group, None, spec.get("keywords") or [])
+            default = spec.get("default")
+            if default is not None:
+                if TOPIC_GROUPS.get(default) != group:
+                    raise ValueError(f"тема по умолчанию {default!r} не относится к группе {group!r}")
+                self.defaults[group] = default
+        if topic_names:
+            for topic, group in TOPIC_GROUPS.items():
+                keywords += _name_keywords(group, topic)
+        self._index: dict[str, list[Keyword]] = defaultdict(list)
+        for kw in keywords:
+            self._index[kw.lemmas[0]].append(kw)
+        self.keyword_count = len(keywords)
+
+    def predict_text(self, text: str) -> SectorResult:
+        """Return the sector of a raw text."""
+        return self.predict(analyse(text))
+
+    def predict(self, doc: Doc) -> SectorResult:
+        """Return the best group, its best topic and a 0..1 confidence for an analysed text."""
+        matched = self._match(doc)
+        if not matched:
+            return SectorResult(sector=None, topic=None, confidence=0.0)
+        topic_scores: dict[str, float] = defaultdict(float)
+        group_kw: dict[str, float] = defaultdict(float)
+        for kw in matched:
+            if kw.topic is None:
+                group_kw[kw.group] += kw.weight
+            else:
+                topic_scores[kw.topic] += kw.weight
+        by_group: dict[str, list[float]] = defaultdict(list)
+        for topic, score in topic_scores.items():
+            by_group[TOPIC_GROUPS[topic]].append(score)
+        scores: dict[str, float] = {}
+        for group in set(group_kw) | set(by_group):
+            tops = by_group.get(group, [])
+            best_topic = max(tops, default=0.0)
+            scores[group] = (
+                group_kw.get(group, 0.0) + best_topic + SECONDARY_TOPIC_SHARE * (sum(tops) - best_topic)
+            )
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        best_group, best = ranked[0]
+        keys = tuple(" ".join(kw.lemmas) for kw in matched)
+        if best < MIN_SCORE:
+            return SectorResult(sector=None, topic=None, confidence=0.0, scores=scores, matched=keys)
+        second = ranked[1][1] if len(ranked) > 1 else 0.0
+        confidence = (best / (best + second)) * (1.0 - math.exp(-best / STRENGTH_SCALE))
+        chosen = self._best_topic(best_group, topic_scores)
+        return SectorResult(
+            sector=best_group, topic=chosen, confidence=round(confidence, 4), scores=scores, matched=keys
+        )
+
+    def topic_in_group(self, doc: Doc, group: str) -> str | None:
+        """Return the best topic of `group` for a text (the group's default topic without evidence)."""
+        topic_scores: dict[str, float] = defaultdict(float)
+        for kw in self._match(doc):
+            if kw.topic is not None and kw.group == group:
+                topic_scores[kw.topic] += kw.weight
+        return self._best_topic(group, topic_scores)
+
+    def _best_topic(self, group: str, topic_scores: Mapping[str, float]) -> str | None:
+        """Return the highest-scoring topic of `group`, else its default topic."""
+        candidates = [(s, t) for t, s in topic_scores.items() if TOPIC_GROUPS[t] == group and s >= 1.0]
+        if candidates:
+            return max(candidates)[1]
+        return self.defaults.get(group)
+
+    def _match(self, doc: Doc) -> list[Keyword]:
+        """Return every keyword that occurs in the text (phrases within a small window)."""
+        out: list[Keyword] = []
+        positions: dict[str, list[int]] | None = None
+        for lem in doc.lemma_set:
+            for kw in self._index.get(lem, ()):
+                if len(kw.lemmas) == 1:
+                    out.append(kw)
+                    continue
+                if not all(x in doc.lemma_set for x in kw.lemmas[1:]):
+                    continue
+                if positions is None:
+                    positions = defaultdict(list)
+                    for i, fs in enumerate(doc.lemma_forms):
+                        for f in fs:
+                            positions[f].append(i)
+                if _close(kw.lemmas, positions):
+                    out.append(kw)
+        return out
+
+
+def _close(lemmas: tuple[str, ...], positions: Mapping[str, list[int]]) -> bool:
+    """Return True when every lemma has an occurrence within a window around one of the first's."""
+    window = len(lemmas) + PHRASE_SLACK
+    for p in positions[lemmas[0]]:
+        if all(any(abs(q - p) <= window for q in positions[x]) for x in lemmas[1:]):
+            return True
+    return False
