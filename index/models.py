@@ -175,8 +175,13 @@ class Incident(BaseModel):
     updated_at: datetime = Field(default_factory=utcnow)
 
     @field_validator(
-        "created_at", "first_answer_due", "final_answer_due", "first_answered_at",
-        "final_answered_at", "closed_at", "updated_at",
+        "created_at",
+        "first_answer_due",
+        "final_answer_due",
+        "first_answered_at",
+        "final_answered_at",
+        "closed_at",
+        "updated_at",
     )
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:

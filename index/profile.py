@@ -110,7 +110,9 @@ class Profile(BaseModel):
         recipients = {r.id for r in self.recipients}
         for rule in self.routing:
             if rule.recipient not in recipients:
-                raise ValueError(f"правило маршрутизации ссылается на неизвестного исполнителя {rule.recipient!r}")
+                raise ValueError(
+                    f"правило маршрутизации ссылается на неизвестного исполнителя {rule.recipient!r}"
+                )
         if self.default_recipient and self.default_recipient not in recipients:
             raise ValueError(f"неизвестный исполнитель по умолчанию {self.default_recipient!r}")
         return self
@@ -155,4 +157,3 @@ def load_profile(path: str | Path) -> Profile:
         return Profile.model_validate(data)
     except ValueError as exc:
         raise ProfileError(f"профиль {p} неверен: {exc}") from exc
-

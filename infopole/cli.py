@@ -17,7 +17,9 @@ app = typer.Typer(
 
 @app.command()
 def run(
-    demo: Annotated[bool, typer.Option("--demo", help="Проигрывать демо-поток образцового муниципалитета.")] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Проигрывать демо-поток образцового муниципалитета.")
+    ] = False,
     port: Annotated[int, typer.Option("--port", help="Порт API и веб-интерфейса.")] = 8000,
     host: Annotated[str, typer.Option("--host", help="Адрес, на котором слушает API.")] = "127.0.0.1",
     speed: Annotated[

@@ -75,8 +75,14 @@ class EmbeddedStack:
     def start_workers(self) -> subprocess.Popen[bytes]:
         """Start a dramatiq worker process group (its own session, so it can be killed as a whole)."""
         cmd = [
-            sys.executable, "-m", "dramatiq", "worker.actors",
-            "--processes", str(self.workers), "--threads", str(WORKER_THREADS),
+            sys.executable,
+            "-m",
+            "dramatiq",
+            "worker.actors",
+            "--processes",
+            str(self.workers),
+            "--threads",
+            str(WORKER_THREADS),
         ]
         proc = subprocess.Popen(cmd, env=self.child_env(), start_new_session=True)
         self.processes.append(proc)

@@ -99,7 +99,9 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = Field(default="development", alias="INFOPOLE_ENV")
     data_dir: Path = Field(default=Path("./data"), alias="INFOPOLE_DATA_DIR")
     profile: Path | None = Field(default=None, alias="INFOPOLE_PROFILE")
-    clock: Literal["wall", "stream"] = Field(default="wall", alias="INFOPOLE_CLOCK")  # stream: demo replay time
+    clock: Literal["wall", "stream"] = Field(
+        default="wall", alias="INFOPOLE_CLOCK"
+    )  # stream: demo replay time
     store: StoreSettings = Field(default_factory=StoreSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     vk: VkSettings = Field(default_factory=VkSettings)
@@ -117,9 +119,7 @@ class Settings(BaseSettings):
             return self
         bad = [key for key in self.api.keys if key in PLACEHOLDER_SECRETS or len(key) < 16]
         if not self.api.keys or bad:
-            raise ValueError(
-                "вне режима разработки нужны API-ключи длиной от 16 символов: задайте API__KEYS"
-            )
+            raise ValueError("вне режима разработки нужны API-ключи длиной от 16 символов: задайте API__KEYS")
         if self.api.pseudonym_secret.get_secret_value() in PLACEHOLDER_SECRETS:
             raise ValueError("вне режима разработки задайте API__PSEUDONYM_SECRET")
         return self

@@ -104,4 +104,3 @@ def notify(alert_id: str) -> None:
     except DeliveryError as exc:
         log.warning("notify %s failed: %s", alert_id, exc)
         raise
-

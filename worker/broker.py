@@ -23,7 +23,8 @@ def redis_url() -> str:
     url = os.environ.get("REDIS__URL", "")
     if not url:
         raise BrokerNotConfigured(
-            "брокер не настроен: задайте REDIS__URL (или запустите `infopole run`, он поднимет встроенный Redis)"
+            "брокер не настроен: задайте REDIS__URL "
+            "(или запустите `infopole run`, он поднимет встроенный Redis)"
         )
     return url
 
@@ -31,7 +32,7 @@ def redis_url() -> str:
 def make_broker(url: str) -> RedisBroker:
     """Build a Redis broker with the middleware the actors rely on (no Prometheus)."""
     middleware = [AgeLimit(), TimeLimit(), ShutdownNotifications(), Callbacks(), Pipelines(), Retries()]
-    return RedisBroker(
+    return RedisBroker(  # type: ignore[no-untyped-call]
         url=url,
         middleware=middleware,
         heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,

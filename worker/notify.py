@@ -61,5 +61,7 @@ def deliver(alert: Alert, settings: NotifySettings) -> list[str]:
 
 def alert_digest_line(alert: Alert) -> str:
     """Return a one-line JSON summary of an alert for logs."""
-    return json.dumps({"id": alert.id, "kind": alert.kind, "severity": alert.severity, "title": alert.title},
-                      ensure_ascii=False)
+    return json.dumps(
+        {"id": alert.id, "kind": alert.kind, "severity": alert.severity, "title": alert.title},
+        ensure_ascii=False,
+    )

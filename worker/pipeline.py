@@ -216,7 +216,9 @@ def detect_conflicts(rt: Runtime, posts: Sequence[Post]) -> list[Alert]:
     alerts: list[Alert] = []
     for thread_id in sorted(threads):
         root = rt.store.get_post(thread_id)
-        page = rt.store.query_posts(PostQuery(thread_id=thread_id, limit=THREAD_READ_LIMIT, newest_first=False))
+        page = rt.store.query_posts(
+            PostQuery(thread_id=thread_id, limit=THREAD_READ_LIMIT, newest_first=False)
+        )
         comments = [p for p in page.items if p.id != thread_id]
         assessment = assess_thread(
             root,

@@ -59,5 +59,7 @@ def build_runtime(settings: Settings) -> Runtime:
 def get_runtime() -> Runtime:
     """Return this process's runtime, building it on first use."""
     runtime = build_runtime(load_settings())
-    log.info("worker runtime ready: store %s, profile %s", runtime.settings.store.backend, runtime.profile.name)
+    log.info(
+        "worker runtime ready: store %s, profile %s", runtime.settings.store.backend, runtime.profile.name
+    )
     return runtime

@@ -33,8 +33,14 @@ def main() -> None:
     """Run the scheduler until SIGTERM or SIGINT."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(levelname)s %(message)s")
     scheduler = BlockingScheduler(timezone="UTC")
-    scheduler.add_job(enqueue_escalation, "interval", seconds=ESCALATE_PERIOD_S, id="escalate",
-                      max_instances=1, coalesce=True)
+    scheduler.add_job(
+        enqueue_escalation,
+        "interval",
+        seconds=ESCALATE_PERIOD_S,
+        id="escalate",
+        max_instances=1,
+        coalesce=True,
+    )
 
     def stop(signum: int, frame: FrameType | None) -> None:
         scheduler.shutdown(wait=False)

@@ -13,7 +13,6 @@ import signal
 import time
 from collections import defaultdict
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -164,7 +163,9 @@ def test_deadlines_skip_the_november_holiday(processed):
     msk = ZoneInfo("Europe/Moscow")
     store = processed["store"]
     window = IncidentQuery(
-        since=datetime(2026, 11, 3, 0, 0, tzinfo=msk), until=datetime(2026, 11, 5, 0, 0, tzinfo=msk), limit=1000
+        since=datetime(2026, 11, 3, 0, 0, tzinfo=msk),
+        until=datetime(2026, 11, 5, 0, 0, tzinfo=msk),
+        limit=1000,
     )
     normal = [i for i in store.query_incidents(window).items if i.priority == "normal"]
     assert normal, "the demo stream has complaints on 3–4 November"

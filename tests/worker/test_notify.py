@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
 
 import pytest
 from pydantic import SecretStr
@@ -18,7 +19,7 @@ from worker.notify import SIGNATURE_HEADER, DeliveryError, deliver
 
 
 class Receiver(BaseHTTPRequestHandler):
-    received: list[tuple[bytes, str | None]] = []
+    received: ClassVar[list[tuple[bytes, str | None]]] = []
     status = 200
 
     def do_POST(self) -> None:
