@@ -34,8 +34,16 @@ def get_mapper(name: str) -> Mapper:
         raise KeyError(f"unknown source {name!r}; known: {sorted(MAPPERS)}") from None
 
 
+#: Modules whose import registers their mappers with @register_mapper (collectors add theirs here).
+BUILTIN_MAPPER_MODULES: tuple[str, ...] = ()
+
+
 def _load_builtin_mappers() -> None:
     """Import the bundled sources so that their mappers register themselves."""
+    import importlib
+
     from crawlers.demo import mapping as demo_mapping
 
     register_mapper("demo")(demo_mapping.map_demo_item)
+    for module in BUILTIN_MAPPER_MODULES:
+        importlib.import_module(module)
