@@ -58,6 +58,9 @@ PRIOR_DISPERSION = 0.1
 PRIOR_DISPERSION_WEIGHT = 10.0
 #: Largest dispersion φ the estimate may reach.
 MAX_DISPERSION = 5.0
+#: Smallest dispersion φ used in a test: the baseline itself is uncertain by about √φ (10%), which matters
+#: for large clean counts where the sampling noise alone would make a 10% error look significant.
+MIN_DISPERSION = 0.01
 #: The window `detect_series` sums before testing, in hours.
 DETECT_WINDOW_HOURS = 3.0
 #: Default tail probability below which `detect_series` alarms.
@@ -298,7 +301,7 @@ def assess(
     and at least MIN_HISTORY_HOURS hours of history.
     """
     expected, phi, hours = _product_fit(history, at, tz)
-    p = float(nb_tail(observed, expected, phi))
+    p = float(nb_tail(observed, expected, max(phi, MIN_DISPERSION)))
     is_spike = observed >= min_count and observed > expected and p < p_value and hours >= MIN_HISTORY_HOURS
     sev = severity(observed, expected, reach=reach, negative_share=negative_share)
     return SpikeAssessment(
@@ -396,7 +399,7 @@ def detect_series(
             0.0,
             MAX_DISPERSION,
         )
-    tail = nb_tail(win_obs, win_exp, win_phi)
+    tail = nb_tail(win_obs, win_exp, np.maximum(win_phi, MIN_DISPERSION))
     warm = max(math.ceil(steps_per_day), 14)
     hits = (
         (tail < (DETECT_P_VALUE if p_value is None else p_value))

@@ -195,7 +195,7 @@ def test_detect_series_finds_an_injected_burst_and_stays_quiet_on_noise() -> Non
     rate = 20 + 15 * np.sin(2 * np.pi * phase / 288)
     values = rng.poisson(rate).astype(float)
     quiet = detect_series(five_minute_frame(values))
-    assert len({a["episode_start"] for a in quiet}) <= 1
+    assert quiet == []
     burst_at = 288 * 7 + 100
     values[burst_at : burst_at + 6] += 300
     alarms = detect_series(five_minute_frame(values))
