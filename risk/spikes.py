@@ -147,12 +147,13 @@ def _fit(
         head = head[~np.isnan(head)]
         initial_level = float(head.mean()) if head.size else 0.0
     level = long_level = max(initial_level, 1e-6)
+    # Profile sums are stored decayed to a common reference step: the value at step i is the stored
+    # value times `scale` = keep_prof ** (i - reference); a new term is added divided by `scale`.
     day_num = [0.0] * n_day
     day_den = [0.0] * n_day
-    day_last = [0] * n_day
     week_num = [0.0] * n_week
     week_den = [0.0] * n_week
-    week_last = [0] * n_week
+    scale = 1.0
     disp_num = disp_den = 0.0
 
     expected = np.empty(n)
@@ -164,16 +165,14 @@ def _fit(
         w = int(week_phase[i])
         if h != current_phase:  # refresh the normalised diurnal factors once per phase change
             raw = [
-                (day_num[k] * keep_prof ** (i - day_last[k]) + prior_day[k])
-                / (day_den[k] * keep_prof ** (i - day_last[k]) + PROFILE_PRIOR_COUNTS)
+                (day_num[k] * scale + prior_day[k]) / (day_den[k] * scale + PROFILE_PRIOR_COUNTS)
                 for k in range(n_day)
             ]
             mean = sum(raw) / n_day
             factors = [r / mean for r in raw]
             current_phase = h
         f = factors[h]
-        decay_w = keep_prof ** (i - week_last[w])
-        g = (week_num[w] * decay_w + PROFILE_PRIOR_COUNTS) / (week_den[w] * decay_w + PROFILE_PRIOR_COUNTS)
+        g = (week_num[w] * scale + PROFILE_PRIOR_COUNTS) / (week_den[w] * scale + PROFILE_PRIOR_COUNTS)
         memory = level / a_level  # posts in the short level's memory
         weight = memory / (memory + SPARSE_PRIOR_COUNTS)
         base = weight * level + (1.0 - weight) * long_level
@@ -189,21 +188,24 @@ def _fit(
         expected[i] = e
         dispersion[i] = phi
         y = values[i]
-        if math.isnan(y):
-            continue
-        capped = min(y, e + CAP_SD * math.sqrt(e + phi * e * e) + 1.0)
-        deseason = capped / (f * g)
-        level = max(level + a_level * (deseason - level), 1e-6)
-        long_level = max(long_level + a_long * (deseason - long_level), 1e-6)
-        decay_d = keep_prof ** (i - day_last[h])
-        day_num[h] = day_num[h] * decay_d + capped
-        day_den[h] = day_den[h] * decay_d + base * g
-        day_last[h] = i
-        week_num[w] = week_num[w] * decay_w + capped
-        week_den[w] = week_den[w] * decay_w + base * f
-        week_last[w] = i
-        disp_num = disp_num * keep_disp + ((capped - e) ** 2 - e)
-        disp_den = disp_den * keep_disp + e * e
+        if not math.isnan(y):
+            capped = min(y, e + CAP_SD * math.sqrt(e + phi * e * e) + 1.0)
+            deseason = capped / (f * g)
+            level = max(level + a_level * (deseason - level), 1e-6)
+            long_level = max(long_level + a_long * (deseason - long_level), 1e-6)
+            day_num[h] += capped / scale
+            day_den[h] += base * g / scale
+            week_num[w] += capped / scale
+            week_den[w] += base * f / scale
+            disp_num = disp_num * keep_disp + ((capped - e) ** 2 - e)
+            disp_den = disp_den * keep_disp + e * e
+        scale *= keep_prof
+        if scale < 1e-100:  # rebase the stored sums before the scale underflows
+            day_num = [v * scale for v in day_num]
+            day_den = [v * scale for v in day_den]
+            week_num = [v * scale for v in week_num]
+            week_den = [v * scale for v in week_den]
+            scale = 1.0
     return _Fit(expected=expected, dispersion=dispersion)
 
 
@@ -252,26 +254,30 @@ def _hourly(history: pd.Series, until: datetime) -> pd.Series:
     return series.reindex(full, fill_value=0.0)
 
 
-def _product_fit(history: pd.Series, at: datetime, tz: str) -> tuple[float, float, int]:
-    """Return (expected, dispersion, hours of history) for the hour of `at` from an hourly history."""
-    hour = _hour_start(at)
-    series = _hourly(history, hour)
-    full = pd.date_range(
-        series.index.min() if len(series) else pd.Timestamp(hour), pd.Timestamp(hour), freq="h", tz="UTC"
-    )
-    values = np.append(series.to_numpy(dtype=float), np.nan) if len(series) else np.array([np.nan])
-    local = full.tz_convert(ZoneInfo(tz))
-    observed = values[~np.isnan(values)]
-    overall = float(observed.mean()) if observed.size else 0.0
+def _hourly_fit(counts: pd.Series, first: datetime, last: datetime, tz: str) -> tuple[pd.DatetimeIndex, _Fit]:
+    """Fit the baseline over zero-filled hourly `counts` up to the hour `last` (included).
+
+    The level starts at the mean rate of the hours before `first` (of the first day when there are fewer
+    than MIN_HISTORY_HOURS, in which no spike is declared anyway); expectations are one-step-ahead, so
+    the expectation of an hour never uses its own count.
+    """
+    end = pd.Timestamp(last)
+    series = _hourly(counts, last + timedelta(hours=1))
+    index = pd.date_range(series.index.min() if len(series) else end, end, freq="h", tz="UTC")
+    values = series.reindex(index, fill_value=0.0).to_numpy(dtype=float) if len(series) else np.zeros(1)
+    before = values[: int((index < pd.Timestamp(first)).sum())]
+    if before.size < MIN_HISTORY_HOURS:  # too little before `first`: start from the first day's rate
+        before = values[:MIN_HISTORY_HOURS]
+    local = index.tz_convert(ZoneInfo(tz))
     fit = _fit(
         values,
         np.asarray(local.hour),
         np.asarray(local.day_of_week),
         steps_per_day=24.0,
         diurnal_prior=GLOBAL_DIURNAL,
-        initial_level=overall,
+        initial_level=float(before.mean()) if before.size else 0.0,
     )
-    return float(fit.expected[-1]), float(fit.dispersion[-1]), len(series)
+    return index, fit
 
 
 def expected_count(history: pd.Series, at: datetime, *, tz: str = "Europe/Moscow") -> float:
@@ -280,8 +286,36 @@ def expected_count(history: pd.Series, at: datetime, *, tz: str = "Europe/Moscow
     `history` is indexed by hour starts (aware UTC; naive taken as UTC); missing hours count as zero and
     hours at or after `at` are ignored. `tz` sets the local day and week the profiles follow.
     """
-    expected, _, _ = _product_fit(history, at, tz)
-    return expected
+    hour = _hour_start(at)
+    _, fit = _hourly_fit(_hourly(history, hour), hour, hour, tz)
+    return float(fit.expected[-1])
+
+
+def _judge(
+    hour: datetime,
+    observed: int,
+    expected: float,
+    dispersion: float,
+    history_hours: int,
+    *,
+    min_count: int,
+    p_value: float,
+    reach: int = 0,
+    negative_share: float = 0.0,
+) -> SpikeAssessment:
+    """Return the assessment of one hour from its expectation and dispersion."""
+    p = float(nb_tail(observed, expected, max(dispersion, MIN_DISPERSION)))
+    is_spike = (
+        observed >= min_count and observed > expected and p < p_value and history_hours >= MIN_HISTORY_HOURS
+    )
+    return SpikeAssessment(
+        hour=hour,
+        observed=int(observed),
+        expected=expected,
+        p_value=p,
+        is_spike=is_spike,
+        severity=severity(observed, expected, reach=reach, negative_share=negative_share),
+    )
 
 
 def assess(
@@ -298,20 +332,58 @@ def assess(
     """Return whether `observed` posts in the hour of `at` are a spike against the hourly `history`.
 
     A spike needs at least `min_count` posts, more than expected, a tail probability below `p_value`
-    and at least MIN_HISTORY_HOURS hours of history.
+    and at least MIN_HISTORY_HOURS hours of history (hours at or after `at` in `history` are ignored).
     """
-    expected, phi, hours = _product_fit(history, at, tz)
-    p = float(nb_tail(observed, expected, max(phi, MIN_DISPERSION)))
-    is_spike = observed >= min_count and observed > expected and p < p_value and hours >= MIN_HISTORY_HOURS
-    sev = severity(observed, expected, reach=reach, negative_share=negative_share)
-    return SpikeAssessment(
-        hour=_hour_start(at),
-        observed=int(observed),
-        expected=expected,
-        p_value=p,
-        is_spike=is_spike,
-        severity=sev,
+    hour = _hour_start(at)
+    past = _hourly(history, hour)
+    _, fit = _hourly_fit(past, hour, hour, tz)
+    return _judge(
+        hour,
+        observed,
+        float(fit.expected[-1]),
+        float(fit.dispersion[-1]),
+        len(past),
+        min_count=min_count,
+        p_value=p_value,
+        reach=reach,
+        negative_share=negative_share,
     )
+
+
+def assess_hours(
+    counts: pd.Series,
+    hours: Sequence[datetime],
+    *,
+    min_count: int = 5,
+    p_value: float = 1e-4,
+    tz: str = "Europe/Moscow",
+) -> dict[datetime, SpikeAssessment]:
+    """Return the assessment of each hour in `hours` from one pass over the hourly `counts`.
+
+    The same test as `assess` for every hour (each judged only on the hours before it, its observed count
+    read from `counts`), but one baseline pass for all of them — use it to look back over an episode.
+    Severity here ignores reach and negativity.
+    """
+    wanted = sorted({_hour_start(h) for h in hours})
+    if not wanted:
+        return {}
+    index, fit = _hourly_fit(counts, wanted[0], wanted[-1], tz)
+    position = {ts.to_pydatetime(): i for i, ts in enumerate(index)}
+    observed_by_hour = _hourly(counts, wanted[-1] + timedelta(hours=1))
+    out: dict[datetime, SpikeAssessment] = {}
+    for hour in wanted:
+        i = position.get(hour, 0)  # an hour before the first count has no history
+        observed = int(observed_by_hour.get(pd.Timestamp(hour), 0))
+        out[hour] = _judge(
+            hour,
+            observed,
+            float(fit.expected[i]),
+            float(fit.dispersion[i]),
+            i,
+            min_count=min_count,
+            p_value=p_value,
+        )
+    return out
 
 
 def episode_start(hour: datetime, previous_spike_hours: Sequence[datetime], gap_hours: int = 3) -> datetime:

@@ -16,6 +16,7 @@ from risk.spikes import (
     GLOBAL_DIURNAL,
     SeriesError,
     assess,
+    assess_hours,
     detect_series,
     episode_start,
     expected_count,
@@ -154,6 +155,23 @@ def test_assess_severity_rises_with_reach_and_negativity() -> None:
     plain = assess(history, at, 20).severity
     assert assess(history, at, 20, reach=100_000).severity == min(10, plain + 2)
     assert assess(history, at, 20, negative_share=1.0).severity == min(10, plain + 2)
+
+
+def test_assess_hours_matches_assess_in_one_pass() -> None:
+    history = poisson_history(3.0)
+    start = next_hour(history)
+    episode = [start + timedelta(hours=k) for k in range(4)]
+    counts = pd.concat([history, hourly([2, 30, 45, 4], pd.Timestamp(start))])
+    many = assess_hours(counts, [*episode, start - timedelta(days=40)])
+    assert many[start - timedelta(days=40)].is_spike is False  # before the data: no history
+    for hour in episode:
+        one = assess(counts[counts.index < pd.Timestamp(hour)], hour, int(counts[pd.Timestamp(hour)]))
+        got = many[hour]
+        assert got.observed == one.observed
+        assert got.expected == pytest.approx(one.expected, rel=0.05)
+        assert got.is_spike == one.is_spike
+    assert [many[h].is_spike for h in episode] == [False, True, True, False]
+    assert assess_hours(counts, []) == {}
 
 
 def test_severity_hand_values() -> None:
