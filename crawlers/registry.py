@@ -35,7 +35,9 @@ def get_mapper(name: str) -> Mapper:
 
 
 #: Modules whose import registers their mappers with @register_mapper (collectors add theirs here).
-BUILTIN_MAPPER_MODULES: tuple[str, ...] = ()
+BUILTIN_MAPPER_MODULES: tuple[str, ...] = (
+    "crawlers.telegram.mapping",
+)
 
 
 def _load_builtin_mappers() -> None:
