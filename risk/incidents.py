@@ -1,0 +1,518 @@
+"""Incidents: which posts need one, one per problem and place, routing, priority, workflow, escalation.
+
+Every function is pure: it returns new objects (pydantic `model_copy`) and never mutates its inputs; the
+caller stores them with optimistic concurrency.
+
+Priority (`priority_for`), over the posts of an incident:
+- critical: total reach ≥ 50,000, or ≥ 10 distinct authors, or inside a volume spike with ≥ 5 authors;
+- high: reach ≥ 5,000, or ≥ 3 authors, or a post with aggression ≥ 0.5 or an escalation marker
+  (threats to go to the prosecutor/court/media, collective action, violence), or inside a spike;
+- normal otherwise.
+`attach_post` does not see the earlier posts, so it raises the priority from the new post alone and from
+the number of attached messages (3 → high, 10 → critical), a stand-in for the number of authors.
+
+Escalation of the open deadline (the first answer for new/assigned, the final one for interim), by level:
+1 a warning `sla.warn_before_hours` before the deadline; 2 at the deadline, to the recipient's head;
+3 four hours after it, to the head of the МЦУ; 4 a day after it, marked for the ЦУР. Offsets are in
+calendar hours. Each level is applied once; an interim answer starts the final-answer clock and resets
+the level to 0, so the final deadline escalates afresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from index.models import (
+    AuditEntry,
+    Incident,
+    IncidentStatus,
+    Kind,
+    Outcome,
+    Place,
+    Post,
+    Priority,
+    Tone,
+    stable_id,
+)
+from index.profile import Profile, RoutingRule, SlaRules
+from risk.deadlines import calendar_for, final_answer_due, first_answer_due
+from risk.text import normalize_word, query_lemmas
+
+#: The actor written in the audit for automatic changes.
+SYSTEM_ACTOR = "система"
+
+#: Priority thresholds (see the module docstring).
+CRITICAL_REACH = 50_000
+HIGH_REACH = 5_000
+CRITICAL_AUTHORS = 10
+HIGH_AUTHORS = 3
+SPIKE_CRITICAL_AUTHORS = 5
+HIGH_AGGRESSION = 0.5
+ESCALATION_MARKERS = frozenset({"threat_escalation", "collective_action", "violence"})
+#: Attached messages standing for distinct authors in `attach_post`.
+HIGH_MESSAGES = 3
+CRITICAL_MESSAGES = 10
+
+#: Escalation offsets from the open deadline, in hours (level 1 uses sla.warn_before_hours).
+HEAD_OF_CENTRE_AFTER_HOURS = 4.0
+CUR_AFTER_HOURS = 24.0
+
+_PRIORITY_RANK = {Priority.normal: 0, Priority.high: 1, Priority.critical: 2}
+
+#: Russian names of statuses and priorities for messages and the audit.
+STATUS_NAMES: dict[IncidentStatus, str] = {
+    IncidentStatus.new: "новый",
+    IncidentStatus.assigned: "назначен",
+    IncidentStatus.interim: "промежуточный ответ",
+    IncidentStatus.final: "окончательный ответ",
+    IncidentStatus.closed: "закрыт",
+}
+PRIORITY_NAMES: dict[Priority, str] = {
+    Priority.normal: "обычный",
+    Priority.high: "высокий",
+    Priority.critical: "критический",
+}
+
+#: Allowed status moves (closed → assigned is a reopening).
+ALLOWED: dict[IncidentStatus, frozenset[IncidentStatus]] = {
+    IncidentStatus.new: frozenset({IncidentStatus.assigned, IncidentStatus.interim, IncidentStatus.final}),
+    IncidentStatus.assigned: frozenset({IncidentStatus.interim, IncidentStatus.final}),
+    IncidentStatus.interim: frozenset({IncidentStatus.final}),
+    IncidentStatus.final: frozenset({IncidentStatus.closed}),
+    IncidentStatus.closed: frozenset({IncidentStatus.assigned}),
+}
+OPEN_STATUSES = frozenset({IncidentStatus.new, IncidentStatus.assigned, IncidentStatus.interim})
+
+#: Words that already name a street type (then no "ул." is added in titles).
+_STREET_TYPES = (
+    "улица",
+    "ул.",
+    "проспект",
+    "пр-т",
+    "пр.",
+    "переулок",
+    "пер.",
+    "бульвар",
+    "б-р",
+    "шоссе",
+    "площадь",
+    "пл.",
+    "набережная",
+    "наб.",
+    "проезд",
+    "тупик",
+    "аллея",
+    "микрорайон",
+    "мкр",
+    "квартал",
+    "тракт",
+    "линия",
+    "спуск",
+)
+
+
+class InvalidTransition(ValueError):
+    """A status change or assignment that the workflow does not allow (message in Russian)."""
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """One escalation step of an incident's open deadline."""
+
+    level: int  # 1 warning, 2 recipient's head, 3 head of the МЦУ, 4 ЦУР
+    due_at: datetime  # when the step became due (UTC)
+    deadline: datetime  # the deadline it is about (UTC)
+    stage: str  # "first" (first answer) or "final" (final answer)
+
+    @property
+    def target(self) -> str:
+        """Return who is told at this step, in Russian."""
+        return ESCALATION_TARGETS[self.level]
+
+
+ESCALATION_TARGETS: dict[int, str] = {
+    1: "исполнитель (предупреждение)",
+    2: "руководитель исполнителя",
+    3: "глава МЦУ",
+    4: "ЦУР",
+}
+
+
+# Which posts need an incident -------------------------------------------------------------------
+
+
+def needs_incident(post: Post) -> bool:
+    """Return whether a post asks for an answer: a citizen's complaint or negative question with a sector."""
+    if post.is_official or not post.sector:
+        return False
+    if post.kind == Kind.complaint:
+        return True
+    return post.kind == Kind.question and post.tone == Tone.negative
+
+
+def _street(post: Post) -> Place | None:
+    """Return the first street (or house) place of a post."""
+    return next((p for p in post.places if p.level in ("street", "house")), None)
+
+
+def _norm(value: str | None) -> str:
+    """Return a key part: lowercase, ё→е, without the ЦУР priority star and extra spaces."""
+    return " ".join(normalize_word((value or "").replace("★", "")).split())
+
+
+def problem_key(post: Post) -> str:
+    """Return the key of the problem and place: sector | topic (or sector) | territory | street."""
+    street = _street(post)
+    parts = [post.sector, post.topic or post.sector, post.territory, street.name if street else None]
+    return "|".join(_norm(p) for p in parts)
+
+
+def incident_id_for(post: Post) -> str:
+    """Return the deterministic id of the incident a post belongs to."""
+    return stable_id("incident", problem_key(post))
+
+
+# Routing and priority ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _keyword_lemmas(keyword: str) -> frozenset[str]:
+    """Return the lemmas of a routing keyword (a word or a phrase)."""
+    return frozenset(query_lemmas(keyword))
+
+
+def _rule_matches(rule: RoutingRule, post: Post, ancestors: Sequence[str]) -> bool:
+    """Return whether every condition the rule gives matches the post."""
+    if rule.sector is not None and _norm(rule.sector) != _norm(post.sector):
+        return False
+    if rule.topic is not None and _norm(rule.topic) != _norm(post.topic):
+        return False
+    if rule.territory is not None and rule.territory not in ancestors:
+        return False
+    if rule.keywords:
+        words = set(post.lemmas.split())
+        if not any(lem and lem <= words for lem in map(_keyword_lemmas, rule.keywords)):
+            return False
+    return True
+
+
+def _territory_chain(territory: str | None, profile: Profile) -> list[str]:
+    """Return the territory and its ancestors, nearest first."""
+    if not territory:
+        return []
+    parents = profile.parents()
+    chain = [territory]
+    while chain[-1] in parents and len(chain) < 64:
+        chain.append(parents[chain[-1]])
+    return chain
+
+
+def route(post: Post, profile: Profile) -> str | None:
+    """Return the recipient of the first routing rule that matches the post, else the default one."""
+    chain = _territory_chain(post.territory, profile)
+    for rule in profile.routing:
+        if _rule_matches(rule, post, chain):
+            return rule.recipient
+    return profile.default_recipient
+
+
+def _max_priority(*values: Priority) -> Priority:
+    """Return the highest of the priorities."""
+    return max(values, key=lambda p: _PRIORITY_RANK[p])
+
+
+def priority_for(posts: Sequence[Post], *, in_spike: bool = False) -> Priority:
+    """Return the priority of an incident with these posts (thresholds in the module docstring)."""
+    reach = sum(p.metrics.reach() for p in posts)
+    authors = len({p.author_id or p.id for p in posts})
+    aggressive = any(p.aggression >= HIGH_AGGRESSION for p in posts)
+    escalating = any(ESCALATION_MARKERS & set(p.aggression_markers) for p in posts)
+    if (
+        reach >= CRITICAL_REACH
+        or authors >= CRITICAL_AUTHORS
+        or (in_spike and authors >= SPIKE_CRITICAL_AUTHORS)
+    ):
+        return Priority.critical
+    if reach >= HIGH_REACH or authors >= HIGH_AUTHORS or aggressive or escalating or in_spike:
+        return Priority.high
+    return Priority.normal
+
+
+# Titles -----------------------------------------------------------------------------------------
+
+
+def _street_label(name: str) -> str:
+    """Return a street name for a title: "ул. Ленина", or the name itself when it has a type."""
+    lowered = name.lower()
+    if any(t in lowered.split() or lowered.startswith(t) or lowered.endswith(t) for t in _STREET_TYPES):
+        return name.replace("улица ", "ул. ")
+    return f"ул. {name}"
+
+
+def _topic_label(topic: str) -> str:
+    """Return a topic for a title: without the star, first letter lowercased unless an abbreviation."""
+    text = " ".join(topic.replace("★", "").split())
+    if len(text) > 1 and text[0].isupper() and not text[1].isupper():
+        text = text[0].lower() + text[1:]
+    return text
+
+
+def place_of(post: Post, profile: Profile) -> tuple[str | None, str | None]:
+    """Return (place stored on the incident, place label for the title) of a post."""
+    street = _street(post)
+    if street is not None:
+        label = _street_label(street.name)
+        if street.house:
+            label = f"{label}, {street.house}"
+        return street.name, label
+    settlement = next((p for p in post.places if p.level in ("settlement", "district")), None)
+    if settlement is not None:
+        return settlement.name, settlement.name
+    node = profile.territory(post.territory) if post.territory else None
+    return (node.name, node.name) if node else (None, None)
+
+
+def incident_title(post: Post, profile: Profile) -> str:
+    """Return a Russian title: "ЖКХ: нет горячей воды — ул. Ленина"."""
+    sector = " ".join((post.sector or "Без сектора").replace("★", "").split())
+    head = (
+        f"{sector}: {_topic_label(post.topic)}"
+        if post.topic and _norm(post.topic) != _norm(sector)
+        else sector
+    )
+    _, label = place_of(post, profile)
+    return f"{head} — {label}" if label else head
+
+
+# Workflow ---------------------------------------------------------------------------------------
+
+
+def _audit(incident: Incident, at: datetime, actor: str, action: str, detail: str = "") -> list[AuditEntry]:
+    """Return the incident's audit with one more entry."""
+    return [*incident.audit, AuditEntry(at=at, actor=actor, action=action, detail=detail)]
+
+
+def _first_due(created_at: datetime, priority: Priority, recipient: str | None, profile: Profile) -> datetime:
+    """Return the first-answer deadline on the recipient's calendar."""
+    return first_answer_due(created_at, priority, profile.sla, calendar_for(profile, recipient))
+
+
+def open_incident(post: Post, profile: Profile, now: datetime) -> Incident:
+    """Return a new incident for a post that needs one: routed, prioritised, with its first deadline."""
+    recipient = route(post, profile)
+    priority = priority_for([post])
+    place, _ = place_of(post, profile)
+    status = IncidentStatus.assigned if recipient else IncidentStatus.new
+    first = _first_due(post.published_at, priority, recipient, profile)
+    who = recipient or "не определён"
+    detail = f"приоритет {PRIORITY_NAMES[priority]}; исполнитель: {who}; сообщение {post.id}"
+    return Incident(
+        id=incident_id_for(post),
+        title=incident_title(post, profile),
+        sector=post.sector,
+        topic=post.topic,
+        territory=post.territory,
+        place=place,
+        recipient=recipient,
+        priority=priority,
+        status=status,
+        post_ids=[post.id],
+        created_at=post.published_at,
+        first_answer_due=first,
+        audit=[AuditEntry(at=now, actor=SYSTEM_ACTOR, action="создан", detail=detail)],
+        updated_at=now,
+    )
+
+
+def _reopen(
+    incident: Incident, at: datetime, since: datetime, profile: Profile, actor: str, why: str
+) -> Incident:
+    """Return the incident reopened with a fresh first-answer clock counted from `since`."""
+    status = IncidentStatus.assigned if incident.recipient else IncidentStatus.new
+    detail = (
+        f"{why}; прежний исход: {incident.outcome.value if incident.outcome else 'нет'}; "
+        f"новый срок первого ответа от {since.isoformat()}"
+    )
+    return incident.model_copy(
+        update={
+            "status": status,
+            "outcome": None,
+            "closed_at": None,
+            "first_answered_at": None,
+            "final_answered_at": None,
+            "final_answer_due": None,
+            "first_answer_due": _first_due(since, incident.priority, incident.recipient, profile),
+            "escalation_level": 0,
+            "audit": _audit(incident, at, actor, "переоткрыт", detail),
+            "updated_at": at,
+        }
+    )
+
+
+def attach_post(incident: Incident, post: Post, profile: Profile, now: datetime) -> Incident:
+    """Return the incident with the post attached (idempotent), its priority raised and reopened if closed."""
+    if post.id in incident.post_ids:
+        return incident
+    post_ids = [*incident.post_ids, post.id]
+    updated = incident.model_copy(
+        update={
+            "post_ids": post_ids,
+            "audit": _audit(incident, now, SYSTEM_ACTOR, "добавлено сообщение", post.id),
+            "updated_at": now,
+        }
+    )
+    by_count = (
+        Priority.critical
+        if len(post_ids) >= CRITICAL_MESSAGES
+        else Priority.high
+        if len(post_ids) >= HIGH_MESSAGES
+        else Priority.normal
+    )
+    priority = _max_priority(incident.priority, priority_for([post]), by_count)
+    if priority != incident.priority:
+        change: dict[str, object] = {
+            "priority": priority,
+            "audit": _audit(
+                updated,
+                now,
+                SYSTEM_ACTOR,
+                "приоритет повышен",
+                f"{PRIORITY_NAMES[incident.priority]} → {PRIORITY_NAMES[priority]}",
+            ),
+        }
+        if incident.first_answered_at is None and incident.status in OPEN_STATUSES:
+            change["first_answer_due"] = _first_due(
+                incident.created_at, priority, incident.recipient, profile
+            )
+        updated = updated.model_copy(update=change)
+    if incident.status == IncidentStatus.closed and (
+        incident.closed_at is None or post.published_at > incident.closed_at
+    ):
+        updated = _reopen(
+            updated, now, post.published_at, profile, SYSTEM_ACTOR, f"новое сообщение {post.id}"
+        )
+    return updated
+
+
+def transition(
+    incident: Incident,
+    to: IncidentStatus,
+    *,
+    actor: str,
+    at: datetime,
+    profile: Profile,
+    outcome: Outcome | None = None,
+    comment: str = "",
+) -> Incident:
+    """Return the incident moved to status `to`; raise InvalidTransition for a move the workflow forbids.
+
+    interim records the first answer and starts the final-answer clock (from the interim answer);
+    final records the final answer (and the first one if unset); closed needs an outcome; closed →
+    assigned reopens the incident with a fresh first-answer clock from `at`.
+    """
+    source = incident.status
+    if to not in ALLOWED[source]:
+        raise InvalidTransition(f"переход «{STATUS_NAMES[source]}» → «{STATUS_NAMES[to]}» недопустим")
+    if to == IncidentStatus.assigned and not incident.recipient:
+        raise InvalidTransition("нельзя перевести в «назначен»: исполнитель не выбран")
+    if to == IncidentStatus.closed and outcome is None:
+        raise InvalidTransition("чтобы закрыть инцидент, укажите исход")
+    if source == IncidentStatus.closed:
+        reopened = _reopen(incident, at, at, profile, actor, comment or "переоткрыт вручную")
+        return reopened
+    update: dict[str, object] = {"status": to, "updated_at": at}
+    if to == IncidentStatus.interim:
+        calendar = calendar_for(profile, incident.recipient)
+        update["first_answered_at"] = at
+        update["final_answer_due"] = final_answer_due(at, profile.sla, calendar)
+        update["escalation_level"] = 0
+    elif to == IncidentStatus.final:
+        update["final_answered_at"] = at
+        if incident.first_answered_at is None:
+            update["first_answered_at"] = at
+    elif to == IncidentStatus.closed:
+        update["closed_at"] = at
+        update["outcome"] = outcome
+    action = f"статус: {STATUS_NAMES[source]} → {STATUS_NAMES[to]}"
+    if outcome is not None and to == IncidentStatus.closed:
+        comment = f"исход: {outcome.value}" + (f"; {comment}" if comment else "")
+    update["audit"] = _audit(incident, at, actor, action, comment)
+    return incident.model_copy(update=update)
+
+
+def assign(incident: Incident, recipient_id: str, *, actor: str, at: datetime, profile: Profile) -> Incident:
+    """Return the incident (re)assigned to a recipient, deadlines recomputed on its calendar if unanswered.
+
+    Raises InvalidTransition for an unknown recipient or an incident with a final answer or closed.
+    """
+    recipient = profile.recipient(recipient_id)
+    if recipient is None:
+        raise InvalidTransition(f"неизвестный исполнитель «{recipient_id}»")
+    if incident.status not in OPEN_STATUSES:
+        raise InvalidTransition(
+            f"нельзя сменить исполнителя: инцидент в статусе «{STATUS_NAMES[incident.status]}»"
+        )
+    if incident.recipient == recipient_id and incident.status != IncidentStatus.new:
+        return incident
+    update: dict[str, object] = {"recipient": recipient_id, "updated_at": at}
+    if incident.status == IncidentStatus.new:
+        update["status"] = IncidentStatus.assigned
+    calendar = calendar_for(profile, recipient_id)
+    if incident.first_answered_at is None:
+        update["first_answer_due"] = first_answer_due(
+            incident.created_at, incident.priority, profile.sla, calendar
+        )
+    elif incident.status == IncidentStatus.interim:
+        update["final_answer_due"] = final_answer_due(incident.first_answered_at, profile.sla, calendar)
+    detail = f"{incident.recipient or 'нет'} → {recipient_id} ({recipient.name})"
+    update["audit"] = _audit(incident, at, actor, "назначен исполнитель", detail)
+    return incident.model_copy(update=update)
+
+
+# Escalation -------------------------------------------------------------------------------------
+
+
+def open_deadline(incident: Incident) -> tuple[str, datetime] | None:
+    """Return ("first" | "final", deadline) the incident's status waits for, or None."""
+    if incident.status in (IncidentStatus.new, IncidentStatus.assigned) and incident.first_answer_due:
+        return "first", incident.first_answer_due
+    if incident.status == IncidentStatus.interim and incident.final_answer_due:
+        return "final", incident.final_answer_due
+    return None
+
+
+def due_escalations(incident: Incident, now: datetime, sla: SlaRules) -> list[Escalation]:
+    """Return the escalation steps that are due at `now` and not yet applied, lowest level first."""
+    current = open_deadline(incident)
+    if current is None:
+        return []
+    stage, deadline = current
+    offsets = {
+        1: -timedelta(hours=sla.warn_before_hours),
+        2: timedelta(0),
+        3: timedelta(hours=HEAD_OF_CENTRE_AFTER_HOURS),
+        4: timedelta(hours=CUR_AFTER_HOURS),
+    }
+    return [
+        Escalation(level=level, due_at=deadline + offset, deadline=deadline, stage=stage)
+        for level, offset in offsets.items()
+        if level > incident.escalation_level and deadline + offset <= now
+    ]
+
+
+def apply_escalation(incident: Incident, escalation: Escalation, at: datetime) -> Incident:
+    """Return the incident with the escalation level raised to the step's and the step audited."""
+    if escalation.level <= incident.escalation_level:
+        return incident
+    what = "первого ответа" if escalation.stage == "first" else "окончательного ответа"
+    detail = f"срок {what}: {escalation.deadline.isoformat()}; кому: {escalation.target}"
+    return incident.model_copy(
+        update={
+            "escalation_level": escalation.level,
+            "audit": _audit(incident, at, SYSTEM_ACTOR, f"эскалация, уровень {escalation.level}", detail),
+            "updated_at": at,
+        }
+    )
