@@ -106,10 +106,43 @@ _V2 = (
         ORDER BY json_extract(i.data, '$.updated_at')""",
 )
 
+#: Bits of a rollup grouping set: which fields a row of `rollups` (v3) keeps; the others are ''.
+GROUP_BITS: dict[str, int] = {"sector": 1, "territory": 2, "source": 4}
+#: Every grouping set, from the hourly total (0) to the full cell (7).
+GROUPINGS = tuple(range(8))
+
+_V3 = (
+    # One table of pre-aggregated counts for every subset of (sector, territory, source), so a
+    # counts() query reads only its own rows, already grouped and in key order.
+    "ALTER TABLE rollups RENAME TO rollups_v2",
+    """CREATE TABLE rollups (
+        grouping INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        sector TEXT NOT NULL,
+        territory TEXT NOT NULL,
+        source TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (grouping, bucket, sector, territory, source)
+    ) WITHOUT ROWID""",
+    """INSERT INTO rollups (grouping, bucket, sector, territory, source, count)
+        SELECT g.mask, r.bucket,
+            CASE WHEN g.mask & 1 THEN r.sector ELSE '' END,
+            CASE WHEN g.mask & 2 THEN r.territory ELSE '' END,
+            CASE WHEN g.mask & 4 THEN r.source ELSE '' END,
+            sum(r.count)
+        FROM rollups_v2 AS r,
+            (SELECT 0 AS mask UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3
+             UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7) AS g
+        WHERE r.count > 0
+        GROUP BY 1, 2, 3, 4, 5""",
+    "DROP TABLE rollups_v2",
+)
+
 #: Every migration, in order; append new ones, never edit applied ones.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "posts, full text, incidents, alerts, source states, pages", _V1),
     Migration(2, "hourly rollups and the post -> incident map, backfilled", _V2),
+    Migration(3, "rollups for every grouping set of sector, territory, source", _V3),
 )
 
 #: The schema version this code writes.

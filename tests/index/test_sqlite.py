@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import threading
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from index.sqlite import SqliteStore, fts_query
 from index.sqlite_schema import LATEST_VERSION, MIGRATIONS, hour_bucket, migrate
 from index.store import PostQuery, StoreUnavailable
 from tests.factories import BASE_TIME, make_incident, make_post
+from tests.index.test_store_contract import SUBSETS
 
 SECTORS = ("жкх", "дороги", "транспорт", None)
 
@@ -32,13 +34,21 @@ def _numbered_post(i: int, variant: int = 0) -> Post:
     )
 
 
-def _upsert_worker(path: str, order: int, total: int, batch: int, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _upsert_worker(
+    path: str,
+    order: int,
+    total: int,
+    batch: int,
+    start: threading.Barrier,
+    results: multiprocessing.Queue,  # type: ignore[type-arg]
+) -> None:
     """Upsert posts 0..total-1 in batches (reversed when `order` is 1) and report how many were new."""
     store = SqliteStore(path)
+    start.wait(timeout=60)
     ids = list(range(total)) if order == 0 else list(reversed(range(total)))
     new = 0
-    for start in range(0, total, batch):
-        new += store.upsert_posts([_numbered_post(i, variant=order) for i in ids[start : start + batch]])
+    for first in range(0, total, batch):
+        new += store.upsert_posts([_numbered_post(i, variant=order) for i in ids[first : first + batch]])
     store.close()
     results.put(new)
 
@@ -46,11 +56,13 @@ def _upsert_worker(path: str, order: int, total: int, batch: int, results: multi
 def test_two_processes_upserting_the_same_ids_end_with_exact_rows(tmp_path: Path) -> None:
     path = tmp_path / "mp.sqlite3"
     SqliteStore(path).close()
-    total = 1500
+    total = 3000
     ctx = multiprocessing.get_context("spawn")
     results: multiprocessing.Queue[int] = ctx.Queue()
+    start = ctx.Barrier(2)
     workers = [
-        ctx.Process(target=_upsert_worker, args=(str(path), order, total, 100, results)) for order in (0, 1)
+        ctx.Process(target=_upsert_worker, args=(str(path), order, total, 100, start, results))
+        for order in (0, 1)
     ]
     for worker in workers:
         worker.start()
@@ -130,12 +142,21 @@ def test_migrates_a_version_1_file(tmp_path: Path) -> None:
     conn.close()
 
     posts = [_numbered_post(i) for i in range(30)]
-    rows = store.counts(BASE_TIME - timedelta(days=1), BASE_TIME + timedelta(days=1), by=("sector", "source"))
-    expected: dict[tuple[int, str | None, str], int] = {}
-    for post in posts:
-        key = (hour_bucket(post.published_at.timestamp()), post.sector, post.source)
-        expected[key] = expected.get(key, 0) + 1
-    assert {(int(r.bucket.timestamp()), r.sector, r.source): r.count for r in rows} == expected
+    since, until = BASE_TIME - timedelta(days=1), BASE_TIME + timedelta(days=1)
+    for by in SUBSETS:
+        expected: Counter[tuple[int, str | None, str | None, str | None]] = Counter(
+            (
+                hour_bucket(post.published_at.timestamp()),
+                post.sector if "sector" in by else None,
+                post.territory if "territory" in by else None,
+                post.source if "source" in by else None,
+            )
+            for post in posts
+        )
+        rows = store.counts(since, until, by=by)
+        assert {
+            (int(r.bucket.timestamp()), r.sector, r.territory, r.source): r.count for r in rows
+        } == expected
 
     owner_1 = store.find_incident_for_post("mp:00001")
     owner_2 = store.find_incident_for_post("mp:00002")
@@ -229,5 +250,5 @@ def test_rollup_cells_never_keep_zero_rows(sqlite_store: SqliteStore) -> None:
     post = _numbered_post(1)
     sqlite_store.upsert_posts([post])
     sqlite_store.upsert_posts([post.model_copy(update={"sector": "другое"})])
-    cells = sqlite_store._conn().execute("SELECT sector, count FROM rollups").fetchall()
-    assert cells == [("другое", 1)]
+    cells = sqlite_store._conn().execute("SELECT grouping, sector, count FROM rollups").fetchall()
+    assert sorted(cells) == [(g, "другое" if g & 1 else "", 1) for g in range(8)]

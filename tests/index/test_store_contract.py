@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -37,6 +38,11 @@ from index.store import (
 from tests.factories import BASE_TIME, make_alert, make_incident, make_post
 
 MSK = timezone(timedelta(hours=3))
+FIELDS: tuple[CountField, ...] = ("sector", "territory", "source")
+#: Every subset of the count fields, from () to all three.
+SUBSETS: list[tuple[CountField, ...]] = [
+    combo for size in range(4) for combo in itertools.combinations(FIELDS, size)
+]
 
 
 def _open_store(backend: str, tmp_path: Path) -> Store:
@@ -301,10 +307,7 @@ def test_text_without_words_filters_nothing(store: Store) -> None:
 # Posts: counts
 
 
-@pytest.mark.parametrize(
-    "by",
-    [combo for size in range(4) for combo in itertools.combinations(("sector", "territory", "source"), size)],
-)
+@pytest.mark.parametrize("by", SUBSETS)
 @pytest.mark.parametrize("bucket", ["hour", "day"])
 def test_counts_by_every_subset_of_fields(store: Store, by: tuple[CountField, ...], bucket: str) -> None:
     posts = _spread_posts()
@@ -317,6 +320,31 @@ def test_counts_by_every_subset_of_fields(store: Store, by: tuple[CountField, ..
     ], "rows come sorted by bucket then fields"
     assert all(r.bucket.tzinfo is not None and r.bucket.utcoffset() == timedelta(0) for r in rows)
     assert all(r.count > 0 for r in rows)
+
+
+def test_counts_stay_exact_after_replacements(store: Store) -> None:
+    posts = _spread_posts()
+    store.upsert_posts(posts)
+    rng = random.Random(5)
+    replaced = [
+        post.model_copy(
+            update={
+                "sector": rng.choice(["жкх", "транспорт", None]),
+                "territory": rng.choice(["centr", "yug", None]),
+                "source": rng.choice(["vk", "ok"]),
+                "published_at": post.published_at + timedelta(minutes=rng.randint(-2000, 2000)),
+            }
+        )
+        for post in posts[::3]
+    ]
+    assert store.upsert_posts(replaced) == 0
+    current = list(({p.id: p for p in posts} | {p.id: p for p in replaced}).values())
+    since, until = BASE_TIME - timedelta(days=2), BASE_TIME + timedelta(days=5)
+    for by in SUBSETS:
+        for bucket in ("hour", "day"):
+            rows = store.counts(since, until, by=by, bucket=bucket)
+            expected = _expected_counts(current, since, until, by, bucket)
+            assert _sort_rows(rows) == _sort_rows(expected), (by, bucket)
 
 
 def test_counts_accept_non_utc_bounds_and_empty_windows(store: Store) -> None:
