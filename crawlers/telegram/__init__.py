@@ -1,0 +1,1 @@
+"""Telegram collector (Telethon, StringSession): public channels, chats and the comments under posts."""
