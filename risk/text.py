@@ -42,6 +42,8 @@ _PROMO_TAIL = re.compile(
 #: A promo tail is cut only when at least this much text precedes it.
 _PROMO_MIN_PREFIX = 20
 
+#: Longer "words" (base64, keyboard mashing) are not tokens.
+MAX_TOKEN_CHARS = 40
 _TOKEN = re.compile(r"[а-яёa-z]+(?:-[а-яёa-z]+)*|\d+", re.IGNORECASE)
 
 
@@ -85,12 +87,16 @@ def normalize_word(word: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """Return the word and number tokens of `text`, lowercased, ё→е (input cut to MAX_TEXT_CHARS)."""
-    return [normalize_word(m) for m in _TOKEN.findall(text[:MAX_TEXT_CHARS])]
+    return [normalize_word(m) for m in _TOKEN.findall(text[:MAX_TEXT_CHARS]) if len(m) <= MAX_TOKEN_CHARS]
 
 
 def token_spans(text: str) -> list[tuple[str, int, int]]:
     """Return (original token, start, end) for every token of `text` (input cut to MAX_TEXT_CHARS)."""
-    return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text[:MAX_TEXT_CHARS])]
+    return [
+        (m.group(), m.start(), m.end())
+        for m in _TOKEN.finditer(text[:MAX_TEXT_CHARS])
+        if m.end() - m.start() <= MAX_TOKEN_CHARS
+    ]
 
 
 @cache
@@ -188,6 +194,8 @@ def analyse(raw: str, *, cleaned: bool = False) -> Doc:
     lemma_forms: list[tuple[str, ...]] = []
     seen: set[str] = set()
     for m in _TOKEN.finditer(text):
+        if m.end() - m.start() > MAX_TOKEN_CHARS:
+            continue
         w = normalize_word(m.group())
         f = forms(w)
         words.append(w)
