@@ -110,7 +110,7 @@ def spikes_file(series: Path, out: Path | None) -> None:
         typer.echo(format_alarm(alarm))
     episodes = len({a["episode_start"] for a in alarms})
     if alarms:
-        typer.echo(f"всплески: {len(alarms)} отметок в {episodes} эпизодах")
+        typer.echo(f"эпизоды всплесков: {episodes} (отметок: {len(alarms)})")
     else:
         typer.echo("всплесков не найдено")
     if out is not None:

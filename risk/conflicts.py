@@ -1,7 +1,8 @@
 """Conflicts in comment threads, above all under the official pages' own posts.
 
 A thread is judged on its citizens' comments (the page's own answers are not counted as conflict, but
-negative replies to them are). The score (0..1) adds up:
+negative replies to them are; comments without an author id count as one unknown author). The score
+(0..1) adds up:
 
 - 0.40 × share of negative comments (tone negative, or tone_score ≤ −0.3 when the tone is unknown);
 - 0.30 × share of aggressive comments (aggression ≥ AGGRESSIVE_AT = 0.5);
