@@ -236,6 +236,19 @@ class SourceState(BaseModel):
     errors: dict[str, int] = Field(default_factory=dict)  # error kind -> count
     items_total: int = 0
     items_last_run: int = 0
+    # Health of collection (worker.source_health): runs, pauses and the stream time of what came in.
+    last_run_at: datetime | None = None
+    run_items: list[int] = Field(default_factory=list)  # items of the most recent runs, oldest first
+    newest_item_at: datetime | None = None  # publication time of the newest item ever collected
+    item_times: list[datetime] = Field(default_factory=list)  # newest publication times, for the usual gap
+    paused_until: datetime | None = None  # no polling before this (bad credentials, long rate limits)
+    paused_reason: str | None = None  # Russian reason shown to the analyst
+    paused_credential: str | None = None  # fingerprint of the paused token; a new token lifts the pause
+
+    @field_validator("last_success_at", "last_error_at", "last_run_at", "newest_item_at", "paused_until")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)
 
 
 class OfficialPage(BaseModel):

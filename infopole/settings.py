@@ -37,7 +37,11 @@ class VkSettings(BaseModel):
 
     token: SecretStr = SecretStr("")
     api_version: str = "5.199"
-    requests_per_second: int = 3
+    requests_per_second: int = 3  # per token, shared by every worker (3 for a user token)
+    poll_interval_s: int = 600  # how often the scheduler starts a collection run
+    backfill_hours: float = 48.0  # how far back the first run of a wall or a keyword reaches
+    comments_days: float = 3.0  # posts younger than this get their new comments collected
+    search_overlap_s: int = 900  # a keyword search re-reads this much before the last window's end
 
 
 class TelegramSettings(BaseModel):
@@ -54,8 +58,23 @@ class OkSettings(BaseModel):
     """Odnoklassniki REST API credentials."""
 
     application_key: str = ""
-    session_key: SecretStr = SecretStr("")
-    session_secret: SecretStr = SecretStr("")
+    session_key: SecretStr = SecretStr("")  # access_token of the application's session
+    session_secret: SecretStr = SecretStr("")  # session_secret_key; derived when empty (see below)
+    application_secret_key: SecretStr = SecretStr("")  # without session_secret: md5(access_token + this)
+    api_url: str = "https://api.ok.ru/fb.do"
+    requests_per_second: int = 3
+    poll_interval_s: int = 900
+    backfill_hours: float = 48.0
+    comments_days: float = 3.0
+
+
+class CollectSettings(BaseModel):
+    """Health of collection: when a silent source raises an alert."""
+
+    silence_factor: float = 3.0  # silent when the gap exceeds this many usual gaps between items
+    silence_min_hours: float = 6.0  # ... and at least this long
+    retry_max_s: int = 300  # transient waits up to this are retried through the queue; longer ones pause
+    credentials_pause_hours: float = 6.0  # a rejected token is not used again for this long
 
 
 class NotifySettings(BaseModel):
@@ -107,6 +126,7 @@ class Settings(BaseSettings):
     vk: VkSettings = Field(default_factory=VkSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     ok: OkSettings = Field(default_factory=OkSettings)
+    collect: CollectSettings = Field(default_factory=CollectSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)

@@ -1,0 +1,1 @@
+"""Odnoklassniki collector: official groups' topics and their comments through the OK REST API."""
