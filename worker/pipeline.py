@@ -28,7 +28,7 @@ from risk.incidents import (
     needs_incident,
     open_incident,
 )
-from risk.spikes import SpikeAssessment, assess, episode_start
+from risk.spikes import SpikeAssessment, assess_hours, episode_start
 from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -85,9 +85,9 @@ def load_posts(rt: Runtime, post_ids: Sequence[str]) -> list[Post]:
 
 def detect(rt: Runtime, posts: Sequence[Post], now: datetime) -> list[Alert]:
     """Run every detector on a freshly stored batch; return the alerts that are new."""
-    spiking = detect_spikes(rt, posts)
+    spiking = detect_spikes(rt, posts, now)
     new_alerts = [a for a in spiking if rt.store.add_alert(a)]
-    new_alerts += [a for a in detect_conflicts(rt, posts) if rt.store.add_alert(a)]
+    new_alerts += [a for a in detect_conflicts(rt, posts, now) if rt.store.add_alert(a)]
     new_alerts += [a for a in update_incidents(rt, posts, now) if rt.store.add_alert(a)]
     return new_alerts
 
@@ -112,60 +112,54 @@ def _series_frame(rows: Iterable[CountRow], all_territories: bool) -> dict[tuple
     return {key: pd.Series(values, dtype="int64").sort_index() for key, values in buckets.items()}
 
 
-def _history_before(series: pd.Series, hour: datetime) -> pd.Series:
-    """Return the zero-filled hourly history strictly before `hour`, over the baseline window."""
-    start = hour - timedelta(days=BASELINE_DAYS)
-    index = pd.date_range(start, hour - timedelta(hours=1), freq="h", tz="UTC")
-    return series.reindex(index, fill_value=0)
-
-
-def _assess_at(rt: Runtime, series: pd.Series, hour: datetime) -> SpikeAssessment:
-    observed = int(series.get(hour, 0))
-    return assess(
-        _history_before(series, hour),
-        hour,
-        observed,
-        min_count=rt.settings.risk.spike_min_count,
-        p_value=rt.settings.risk.spike_p_value,
-    )
-
-
-def detect_spikes(rt: Runtime, posts: Sequence[Post]) -> list[Alert]:
+def detect_spikes(rt: Runtime, posts: Sequence[Post], now: datetime) -> list[Alert]:
     """Check each (sector × territory) and (sector × all) hour the batch touched for a volume spike."""
-    touched: set[tuple[str, str, datetime]] = set()
+    touched: dict[tuple[str, str], set[datetime]] = defaultdict(set)
     for post in posts:
         if post.sector is None or post.is_official:
             continue
         hour = _hour(post.published_at)
-        touched.add((post.sector, ALL_TERRITORIES, hour))
+        touched[(post.sector, ALL_TERRITORIES)].add(hour)
         if post.territory:
-            touched.add((post.sector, post.territory, hour))
+            touched[(post.sector, post.territory)].add(hour)
     if not touched:
         return []
-    first = min(h for _, _, h in touched) - timedelta(days=BASELINE_DAYS, hours=EPISODE_LOOKBACK_HOURS)
-    last = max(h for _, _, h in touched) + timedelta(hours=1)
+    hours = [h for hs in touched.values() for h in hs]
+    first = min(hours) - timedelta(days=BASELINE_DAYS, hours=EPISODE_LOOKBACK_HOURS)
+    last = max(hours) + timedelta(hours=1)
     by_place = _series_frame(rt.store.counts(first, last, by=("sector", "territory")), all_territories=False)
     by_sector = _series_frame(rt.store.counts(first, last, by=("sector",)), all_territories=True)
     alerts: list[Alert] = []
-    for sector, territory, hour in sorted(touched, key=lambda t: (t[2], t[0], t[1])):
+    for (sector, territory), batch_hours in sorted(touched.items()):
         series = (by_sector if territory == ALL_TERRITORIES else by_place).get((sector, territory))
         if series is None:
             continue
-        assessment = _assess_at(rt, series, hour)
-        if not assessment.is_spike:
-            continue
-        previous = [
-            hour - timedelta(hours=k)
-            for k in range(1, EPISODE_LOOKBACK_HOURS + 1)
-            if _assess_at(rt, series, hour - timedelta(hours=k)).is_spike
-        ]
-        start = episode_start(hour, previous, gap_hours=EPISODE_GAP_HOURS)
-        alerts.append(_spike_alert(rt, sector, territory, hour, start, assessment))
+        lookback = {h - timedelta(hours=k) for h in batch_hours for k in range(EPISODE_LOOKBACK_HOURS + 1)}
+        assessed = assess_hours(
+            series,
+            sorted(lookback),
+            min_count=rt.settings.risk.spike_min_count,
+            p_value=rt.settings.risk.spike_p_value,
+            tz=rt.profile.timezone,
+        )
+        spike_hours = sorted(h for h, a in assessed.items() if a.is_spike)
+        for hour in sorted(batch_hours):
+            if not assessed[hour].is_spike:
+                continue
+            previous = [h for h in spike_hours if h < hour]
+            start = episode_start(hour, previous, gap_hours=EPISODE_GAP_HOURS)
+            alerts.append(_spike_alert(rt, sector, territory, hour, start, assessed[hour], now))
     return alerts
 
 
 def _spike_alert(
-    rt: Runtime, sector: str, territory: str, hour: datetime, start: datetime, assessment: SpikeAssessment
+    rt: Runtime,
+    sector: str,
+    territory: str,
+    hour: datetime,
+    start: datetime,
+    assessment: SpikeAssessment,
+    now: datetime,
 ) -> Alert:
     """Build the spike alert with its explanation: topics, places, sources and example posts."""
     query = PostQuery(
@@ -192,7 +186,7 @@ def _spike_alert(
         "source": None,
     }
     return alert_texts.spike_alert(
-        key, assessment, start, [p.id for p in posts[:50]], territory_name, explanation
+        key, assessment, start, [p.id for p in posts[:50]], territory_name, explanation, now=now
     )
 
 
@@ -210,7 +204,7 @@ def _share(posts: Sequence[Post], predicate: Any) -> float:
 THREAD_READ_LIMIT = 2000
 
 
-def detect_conflicts(rt: Runtime, posts: Sequence[Post]) -> list[Alert]:
+def detect_conflicts(rt: Runtime, posts: Sequence[Post], now: datetime) -> list[Alert]:
     """Re-assess every thread that received comments in this batch."""
     threads = {p.thread_id for p in posts if p.parent_id and p.thread_id}
     alerts: list[Alert] = []
@@ -231,7 +225,7 @@ def detect_conflicts(rt: Runtime, posts: Sequence[Post]) -> list[Alert]:
         page_name = None
         if root and root.page_id:
             page_name = next((pg.name for pg in rt.profile.pages if pg.id == root.page_id), None)
-        alerts.append(alert_texts.conflict_alert(assessment, root, page_name))
+        alerts.append(alert_texts.conflict_alert(assessment, root, page_name, now=now))
     return alerts
 
 
@@ -252,7 +246,7 @@ def update_incidents(rt: Runtime, posts: Sequence[Post], now: datetime) -> list[
             continue
         incident = _write_incident(rt, target, post, now)
         if incident is not None and incident.priority == "critical" and incident.version == 1:
-            alerts.append(alert_texts.incident_alert(incident))
+            alerts.append(alert_texts.incident_alert(incident, tz=rt.profile.timezone, now=now))
     return alerts
 
 
@@ -291,7 +285,7 @@ def escalate_overdue(rt: Runtime, now: datetime) -> list[Alert]:
                 except VersionConflict:
                     break  # someone changed it; the next run re-reads it
                 incident = saved
-                alert = alert_texts.overdue_alert(saved, step)
+                alert = alert_texts.overdue_alert(saved, step, tz=rt.profile.timezone, now=now)
                 if rt.store.add_alert(alert):
                     alerts.append(alert)
         offset += len(page.items)
