@@ -4,34 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from api.auth import Permission, Principal
 from api.chart import Chart, stacked_chart
 from api.deps import AppContext
 from api.indicators import by_day_and_sector, hourly_rows, local_days
-from api.presenters import OPEN_STATUSES, is_overdue
-from index.models import Alert, AlertKind, Incident, IncidentStatus, Priority
+from api.presenters import is_overdue
+from index.models import Alert, AlertKind, Incident, Priority
 from index.profile import Profile
 from index.store import AlertQuery, IncidentQuery
+from risk.incidents import OPEN_STATUSES, PRIORITY_NAMES, STATUS_NAMES, open_deadline
 
 #: Days the volume chart covers, today included.
 CHART_DAYS = 14
 #: How many alerts and incidents the main page lists.
 PAGE_ROWS = 50
 
-STATUS_LABELS: Mapping[IncidentStatus, str] = {
-    IncidentStatus.new: "новый",
-    IncidentStatus.assigned: "назначен",
-    IncidentStatus.interim: "дан промежуточный ответ",
-    IncidentStatus.final: "дан окончательный ответ",
-    IncidentStatus.closed: "закрыт",
-}
-PRIORITY_LABELS: Mapping[Priority, str] = {
-    Priority.normal: "обычный",
-    Priority.high: "высокий",
-    Priority.critical: "критический",
-}
 ALERT_KIND_LABELS: Mapping[AlertKind, str] = {
     AlertKind.spike: "всплеск",
     AlertKind.conflict: "конфликт",
@@ -108,16 +97,15 @@ def alert_row(alert: Alert, tz: tzinfo) -> AlertRow:
 
 def incident_row(incident: Incident, profile: Profile, now: datetime, tz: tzinfo) -> IncidentRow:
     """Return the page row of an incident, with the deadline that runs now."""
-    if incident.first_answered_at is None:
-        label, due = "первый ответ до", incident.first_answer_due
-    else:
-        label, due = "окончательный ответ до", incident.final_answer_due
+    deadline = open_deadline(incident)
+    stage, due = deadline if deadline else ("none", None)
+    label = {"first": "первый ответ до", "final": "окончательный ответ до"}.get(stage, "срок")
     recipient = profile.recipient(incident.recipient) if incident.recipient else None
     return IncidentRow(
         id=incident.id,
         title=incident.title,
-        status=STATUS_LABELS.get(incident.status, str(incident.status)),
-        priority=PRIORITY_LABELS.get(incident.priority, str(incident.priority)),
+        status=STATUS_NAMES.get(incident.status, str(incident.status)),
+        priority=PRIORITY_NAMES.get(incident.priority, str(incident.priority)),
         critical=incident.priority == Priority.critical,
         recipient=recipient.name if recipient else (incident.recipient or "не назначен"),
         place=incident.place or incident.territory or "",
@@ -129,8 +117,12 @@ def incident_row(incident: Incident, profile: Profile, now: datetime, tz: tzinfo
 
 
 def _deadline_key(incident: Incident, now: datetime) -> tuple[int, datetime]:
-    due = incident.first_answer_due if incident.first_answered_at is None else incident.final_answer_due
-    return (0 if is_overdue(incident, now) else 1, due or datetime.max.replace(tzinfo=now.tzinfo))
+    """Sort key: overdue first, then by the running deadline (none last)."""
+    deadline = open_deadline(incident)
+    return (
+        0 if is_overdue(incident, now) else 1,
+        deadline[1] if deadline else datetime.max.replace(tzinfo=UTC),
+    )
 
 
 def volume_chart(ctx: AppContext, now: datetime) -> Chart:

@@ -6,10 +6,11 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, tzinfo
 
-from api.presenters import OPEN_STATUSES, is_overdue
+from api.presenters import is_overdue
 from api.schemas import CountItem, DayCount, IncidentIndicators, IndicatorsPublic, VolumeIndicators
 from index.models import Incident, as_utc
 from index.store import CountRow, IncidentQuery, Store
+from risk.incidents import OPEN_STATUSES
 
 #: Page size when reading every incident of a period.
 _INCIDENT_BATCH = 500

@@ -5,27 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 
 from api.schemas import AlertPublic, IncidentDetail, IncidentPublic, PostPublic
-from index.models import Alert, Incident, IncidentStatus, Post
+from index.models import Alert, Incident, Post
 from index.profile import Profile
 from index.store import PostQuery, Store
-
-#: Statuses in which an incident still waits for an answer.
-OPEN_STATUSES = frozenset({IncidentStatus.new, IncidentStatus.assigned, IncidentStatus.interim})
+from risk.incidents import open_deadline
 
 
 def is_overdue(incident: Incident, now: datetime) -> bool:
     """Return whether the deadline the incident's status waits for passed before `now`.
 
-    new/assigned wait for the first answer, interim for the final one (the same rule as
-    `IncidentQuery.overdue_at` in the stores); final and closed are never overdue.
+    new/assigned wait for the first answer, interim for the final one (the workflow's
+    `open_deadline`, the same rule as `IncidentQuery.overdue_at`); final and closed are never overdue.
     """
-    if incident.status in (IncidentStatus.new, IncidentStatus.assigned):
-        due = incident.first_answer_due
-    elif incident.status == IncidentStatus.interim:
-        due = incident.final_answer_due
-    else:
-        return False
-    return due is not None and due < now
+    deadline = open_deadline(incident)
+    return deadline is not None and deadline[1] < now
 
 
 def post_public(post: Post) -> PostPublic:

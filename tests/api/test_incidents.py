@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -214,3 +215,28 @@ def test_assign_unknown_recipient_is_422(
         ).status_code
         == 422
     )
+
+
+def test_answer_and_close_through_the_workflow(client: TestClient, seeded: Seeded, clock: Clock) -> None:
+    path = f"/incidents/{seeded.incidents['road']}/transition"
+    interim = client.post(path, json={"to": "interim", "comment": "выехала бригада"}, headers=headers("head"))
+    assert interim.status_code == 200, interim.text
+    body = interim.json()
+    assert body["first_answered_at"] == NOW.isoformat().replace("+00:00", "Z")
+    assert body["final_answer_due"] > body["first_answered_at"]
+    assert body["audit"][-1]["detail"] == "выехала бригада"
+    clock.now = NOW + timedelta(days=1)
+    final = client.post(path, json={"to": "final", "version": body["version"]}, headers=headers("head"))
+    assert final.status_code == 200 and final.json()["final_answered_at"] is not None
+    no_outcome = client.post(path, json={"to": "closed"}, headers=headers("head"))
+    assert no_outcome.status_code == 409
+    assert "исход" in no_outcome.json()["detail"]
+    closed = client.post(path, json={"to": "closed", "outcome": "решено"}, headers=headers("head"))
+    assert closed.status_code == 200
+    assert closed.json()["status"] == "closed" and closed.json()["outcome"] == "решено"
+    assert closed.json()["version"] == 4
+    assign = client.post(
+        f"/incidents/{seeded.incidents['road']}/assign", json={"recipient": "uk-dom"}, headers=headers("head")
+    )
+    assert assign.status_code == 409
+    assert "закрыт" in assign.json()["detail"]
