@@ -37,6 +37,7 @@ def get_mapper(name: str) -> Mapper:
 #: Modules whose import registers their mappers with @register_mapper (collectors add theirs here).
 BUILTIN_MAPPER_MODULES: tuple[str, ...] = (
     "crawlers.telegram.mapping",
+    "crawlers.web.mapping",
     "crawlers.vk.mapping",
     "crawlers.ok.mapping",
 )
