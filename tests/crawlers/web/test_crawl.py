@@ -1,0 +1,128 @@
+"""Scrapy crawls the loopback fixture site through the "web" source's subprocess."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from crawlers.base import SOURCES, SourceNotConfigured, TransientSourceError
+from crawlers.web.mapping import map_web_item
+from crawlers.web.settings import crawl_settings
+from crawlers.web.source import WebSource, build_web_source
+from index.models import SourceState
+from index.profile import Profile, SourceList
+from tests.crawlers.web.server import SLOW_S, FixtureSite, serve_site
+
+NOW = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)  # the first crawl reads 3 days back: from 2 March
+#: Test speed-ups only: a short download timeout (below the slow page), no retries, tiny delays.
+FAST: dict[str, Any] = {
+    "DOWNLOAD_TIMEOUT": 1,
+    "RETRY_TIMES": 0,
+    "AUTOTHROTTLE_START_DELAY": 0.01,
+    "AUTOTHROTTLE_MAX_DELAY": 0.2,
+    "DOWNLOAD_DELAY": 0,
+    "LOG_LEVEL": "INFO",
+}
+assert FAST["DOWNLOAD_TIMEOUT"] < SLOW_S
+
+
+def source(site: FixtureSite, **kwargs: Any) -> WebSource:
+    return WebSource([site.base], scrapy_settings=FAST, clock=lambda: NOW, timeout_s=120, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def crawled():
+    """One full crawl of the fixture site: (site, batches)."""
+    with serve_site() as site:
+        batches = list(source(site).poll(SourceState(name="web")))
+        yield site, batches
+
+
+def test_articles_are_discovered_and_extracted(crawled):
+    site, batches = crawled
+    items = {i["canonical_url"].removeprefix(site.base): i for b in batches for i in b.items}
+    assert sorted(items) == ["/news/remont-dorogi.html", "/news/shkola.html", "/news/vyvoz-musora.html"]
+    road = items["/news/remont-dorogi.html"]
+    assert road["title"] == "На Садовой начали ремонт дороги"
+    assert road["author"] == "Анна Смирнова"
+    assert road["published_at"] == "2024-03-04T07:15:00+00:00" and road["date_source"] == "page"
+    assert "проезжей части на улице Садовой" in road["text"]
+    trash = items["/news/vyvoz-musora.html"]
+    assert trash["discovered_by"] == "feed"  # the Atom entry, reached through a tracking link
+    school = items["/news/shkola.html"]
+    assert school["discovered_by"] == "sitemap" and school["date_source"] == "sitemap"
+    assert school["published_at"] == "2024-03-04T13:00:00+00:00"  # the page has no date: lastmod
+    posts = [map_web_item(i, b"k") for i in items.values()]
+    assert len({p.id for p in posts}) == 3 and all(p.id.startswith("web:") for p in posts)
+
+
+def test_what_is_not_fetched(crawled):
+    site, batches = crawled
+    assert site.hits("/private/secret.html") == 0  # forbidden by robots.txt
+    assert site.hits("/news/old.html") == 0  # older than the crawl window (feed date)
+    assert site.hits("/sitemap-archive.xml") == 0 and site.hits("/news/arhiv.html") == 0  # old lastmod
+    assert site.hits("/news/offsite.html") == 0  # another host: outside allowed_domains
+    assert site.hits("/news/remont-dorogi.html") == 1  # in the feed and the sitemap: fetched once
+    assert site.hits("/broken") == 1 and site.hits("/slow") == 1  # tried once each (no retries here)
+    errors = batches[-1].errors
+    assert errors["web/http/500"] == 1
+    assert errors["web/timeout"] == 1
+    assert errors["web/robots_forbidden"] == 1
+    assert errors["web/offsite"] == 1
+    assert errors["web/no_text"] == 1  # the listing page from the sitemap
+
+
+def test_cursor_moves_since_and_remembers_what_was_stored(crawled):
+    _, batches = crawled
+    cursor = batches[-1].cursor
+    assert cursor["since"] == "2024-03-05T11:00:00+00:00"  # crawl start minus one hour of overlap
+    assert len(cursor["seen"]) == 3
+
+
+def test_second_crawl_adds_nothing_and_refetches_no_article():
+    with serve_site() as site:
+        first = list(source(site).poll(SourceState(name="web")))
+        fetched = {p: site.hits(p) for p in ("/news/remont-dorogi.html", "/news/shkola.html")}
+        again = list(source(site).poll(SourceState(name="web", cursor=first[-1].cursor)))
+        assert [i for b in again for i in b.items] == []
+        assert {p: site.hits(p) for p in fetched} == fetched  # feeds re-read, stored pages not refetched
+        assert site.hits("/rss.xml") == 2
+
+
+def test_killed_midway_resumes_without_duplicates():
+    with serve_site() as site:
+        stream = source(site, batch_size=1).poll(SourceState(name="web"))
+        first = next(stream)
+        stream.close()  # the worker dies: the crawl subprocess is killed
+        assert len(first.items) == 1 and len(first.cursor["seen"]) == 1
+        rest = list(source(site, batch_size=1).poll(SourceState(name="web", cursor=first.cursor)))
+        urls = [i["canonical_url"] for b in [first, *rest] for i in b.items]
+        assert len(urls) == len(set(urls)) == 3
+
+
+def test_failed_crawl_is_transient_and_reported_in_russian():
+    bad = WebSource([], scrapy_settings=FAST, clock=lambda: NOW, timeout_s=60)
+    with pytest.raises(TransientSourceError, match="не завершился") as info:
+        list(bad.poll(SourceState(name="web")))
+    assert "нет сайтов" in str(info.value)
+
+
+def test_polite_settings_cannot_be_switched_off():
+    settings = crawl_settings({"ROBOTSTXT_OBEY": False})
+    assert settings["ROBOTSTXT_OBEY"] is True
+    assert settings["AUTOTHROTTLE_ENABLED"] is True
+    assert settings["COOKIES_ENABLED"] is False
+
+
+def test_factory_needs_sites_in_the_profile():
+    assert SOURCES["web"] is build_web_source
+    with pytest.raises(SourceNotConfigured, match="web_sites"):
+        build_web_source(None, Profile(name="Город"))
+    profile = Profile(
+        name="Город", sources=SourceList(web_sites=["zarechye-news.ru", "https://forum.zarechye.ru/"])
+    )
+    built = build_web_source(None, profile)
+    assert isinstance(built, WebSource)
+    assert built.sites == ["https://zarechye-news.ru/", "https://forum.zarechye.ru/"]
