@@ -21,12 +21,11 @@ from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from risk.trained import cross_validate  # noqa: E402
-
 from risk.aggression import AggressionScorer  # noqa: E402
 from risk.sectors import LexiconSectorModel  # noqa: E402
 from risk.text import analyse  # noqa: E402
 from risk.tone import ToneScorer  # noqa: E402
+from risk.trained import cross_validate  # noqa: E402
 
 #: ЦУР topic group → kursk-appeals category (the dev set's own 0..16 labels; 12 "test" is dropped).
 KURSK_CATEGORY: dict[str, int] = {

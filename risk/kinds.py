@@ -21,6 +21,28 @@ GRATITUDE_MIN = 1.5
 INFORMATION_MIN = 2.0
 #: Each "?" adds this to the question evidence (up to three).
 QUESTION_MARK_WEIGHT = 1.0
+#: A text that starts with one of these words is asking something.
+QUESTION_STARTS = frozenset(
+    [
+        "где",
+        "когда",
+        "как",
+        "почему",
+        "зачем",
+        "кто",
+        "сколько",
+        "куда",
+        "откуда",
+        "какой",
+        "каков",
+        "чей",
+        "можно",
+        "будет",
+        "есть",
+        "ли",
+    ]
+)
+QUESTION_START_WEIGHT = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +84,8 @@ class KindClassifier:
                 seen.add((hit.label, hit.phrase))
                 out[hit.label] += hit.weight
         out["question"] += QUESTION_MARK_WEIGHT * min(3, doc.text.count("?"))
+        if doc.words and doc.words[0] in QUESTION_STARTS:
+            out["question"] += QUESTION_START_WEIGHT
         return out
 
     def classify(
@@ -69,10 +93,10 @@ class KindClassifier:
     ) -> KindResult:
         """Return the kind of an analysed text; an official page's own post is information."""
         s = self.scores(doc)
-        if not doc.words:
+        if all(w.isdigit() for w in doc.words):  # no words at all: nothing to act on
             return KindResult(Kind.information, s)
         complaint = s["complaint"] + s["request"] * (1.0 if s["complaint"] > 0 or has_sector else 0.6)
-        if has_sector and tone_score < 0:
+        if has_sector and (tone_score < 0 or "!!" in doc.text):
             complaint += 0.5
         if has_sector and s["complaint"] > 0 and s["question"] > 0:
             complaint += 0.5  # "когда уберут яму?" is a complaint put as a question
@@ -89,6 +113,6 @@ class KindClassifier:
             return KindResult(Kind.suggestion, s)
         if s["question"] >= 1.0:
             return KindResult(Kind.question, s)
-        if complaint >= 1.0 and has_sector:
+        if has_sector and (complaint >= 1.0 or (complaint > 0 and tone_score < 0)):
             return KindResult(Kind.complaint, s)
         return KindResult(Kind.information, s)

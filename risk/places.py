@@ -315,6 +315,10 @@ class Gazetteer:
                 return True
             if prep and (capital or not entry.common):
                 return True
+            if prep and start > 2 and doc.words[start - 2].isdigit() and "дом" in doc.lemma_forms[start - 3]:
+                return True  # "у дома 5 на садовой"
+            if prep and end - start == 1 and _street_adjective(doc, start):
+                return True  # "на станционной за гаражами", but not "на новой машине"
             return capital and not sentence_start and not entry.common
         if not entry.common:
             return True
@@ -334,6 +338,16 @@ def _is_territory_type(doc: Doc, i: int) -> bool:
     """Return True when token i is a territory type word ("район", "село", "пос")."""
     word = doc.words[i]
     return word in TERRITORY_TYPE_ABBR or any(f in TERRITORY_TYPE_LEMMAS for f in doc.lemma_forms[i])
+
+
+def _street_adjective(doc: Doc, i: int) -> bool:
+    """Return True for a feminine adjective standing alone as a street name (no feminine noun after it)."""
+    if not {"ADJF", "femn", "sing"} <= tags(doc.words[i]):
+        return False
+    if i + 1 >= len(doc.words):
+        return True
+    following = tags(doc.words[i + 1])
+    return not ({"NOUN", "femn"} <= following or ("ADJF" in following and "femn" in following))
 
 
 def _house_after(doc: Doc, end: int) -> str | None:

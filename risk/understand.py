@@ -40,6 +40,8 @@ DEFAULT_STAGES: dict[str, int] = {
     "places": 700,
     "review": 900,
 }
+#: Sources whose items are news articles (information unless they carry a complaint anyway).
+NEWS_SOURCES = frozenset({"web"})
 #: A complaint's tone score is at most this (a neutral-worded complaint is still a negative message).
 COMPLAINT_TONE_CAP = -0.3
 
@@ -221,7 +223,7 @@ def _kind_stage(u: Understander) -> Stage:
         for ctx in ctxs:
             res = u.kinds.classify(
                 ctx.doc,
-                is_official=ctx.post.is_official,
+                is_official=ctx.post.is_official or ctx.post.source in NEWS_SOURCES,
                 has_sector=ctx.out.get("sector") is not None,
                 tone_score=float(ctx.out.get("tone_score", 0.0)),
             )

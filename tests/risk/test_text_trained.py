@@ -1,0 +1,140 @@
+"""Tests for risk.trained: train, cross-validate, save/load, and the Understander using trained models."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from index.models import Post, Tone
+from risk.trained import (
+    ModelError,
+    TrainedModel,
+    TrainedModels,
+    binarise_aggression,
+    cross_validate,
+    load_model,
+    tone_from_proba,
+    train,
+)
+from risk.understand import Understander
+
+_TEMPLATES = {
+    "ЖКХ": ["нет горячей воды {d} день", "батареи холодные, отопления нет", "течёт крыша в подъезде {d}"],
+    "Дороги": [
+        "яма на дороге у дома {d}",
+        "разбитый асфальт на улице, колёса бьём",
+        "нет разметки на перекрёстке {d}",
+    ],
+    "Образование": [
+        "в школе {d} нет учителя физики",
+        "очередь в детский сад огромная",
+        "учебники не выдали в классе",
+    ],
+}
+
+
+def labelled(n_per_class: int = 20, seed: int = 1) -> tuple[list[str], list[str]]:
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for label, templates in _TEMPLATES.items():
+        for _ in range(n_per_class):
+            texts.append(
+                rng.choice(templates).format(d=rng.randint(1, 99)) + rng.choice(["", "!", " когда уже?"])
+            )
+            labels.append(label)
+    return texts, labels
+
+
+def test_train_predict_round_trip(tmp_path: Path) -> None:
+    texts, labels = labelled()
+    model = train("topics", texts, labels)
+    assert sorted(model.labels) == sorted(_TEMPLATES)
+    label, prob = model.predict(["опять нет горячей воды в доме"])[0]
+    assert label == "ЖКХ" and 0.33 < prob <= 1.0
+    path = tmp_path / "m.joblib"
+    model.save(path)
+    loaded = load_model(path)
+    assert isinstance(loaded, TrainedModel)
+    assert loaded.predict(["яма на дороге"])[0][0] == "Дороги"
+
+
+def test_cross_validation_on_separable_data() -> None:
+    texts, labels = labelled()
+    cv = cross_validate("topics", texts, labels, folds=5)
+    assert cv.folds == 5 and cv.n == 60 and cv.classes == 3
+    assert cv.accuracy >= 0.9 and cv.macro_f1 >= 0.9 and cv.roc_auc is None
+
+
+def test_bad_input_raises_russian_errors(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="неизвестная задача"):
+        train("colors", ["a", "b"], ["x", "y"])
+    with pytest.raises(ModelError, match="два разных"):
+        train("topics", ["a", "b"], ["x", "x"])
+    with pytest.raises(ModelError, match="должно совпадать"):
+        train("topics", ["a"], ["x", "y"])
+    junk = tmp_path / "junk.joblib"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="не читается"):
+        load_model(junk)
+    with pytest.raises(ModelError, match="не найден"):
+        load_model(tmp_path / "missing.joblib")
+
+
+def test_aggression_labels_are_binarised() -> None:
+    assert [binarise_aggression(x) for x in (0.9, "0.2", "да", "no", "1", 0)] == [
+        "1",
+        "0",
+        "1",
+        "0",
+        "1",
+        "0",
+    ]
+
+
+def test_bundle_and_understander_use_trained_models(tmp_path: Path) -> None:
+    texts, labels = labelled()
+    topics = train("topics", texts, labels)
+    tone_texts = [
+        "спасибо, отлично",
+        "ужасно, позор",
+        "автобус в 8",
+        "класс, молодцы",
+        "кошмар и бардак",
+        "завтра среда",
+    ] * 5
+    tone_labels = ["positive", "negative", "neutral"] * 10
+    tone = train("tone", tone_texts, tone_labels)
+    bundle = TrainedModels()
+    bundle.put(topics)
+    bundle.put(tone)
+    path = tmp_path / "bundle.joblib"
+    bundle.save(path)
+    loaded = TrainedModels.load(path)
+    assert loaded.topics is not None and loaded.tone is not None and loaded.aggression is None
+    u = Understander(model=loaded)
+    post = Post(
+        id="x",
+        source="vk",
+        source_id="x",
+        published_at=datetime(2026, 1, 1, tzinfo=UTC),
+        text="нет горячей воды",
+    )
+    out = u.understand(post)
+    assert out.sector == "ЖКХ" and out.topic is not None  # a group label: the lexicon picks the topic
+    row = tone.predict_proba(["спасибо, отлично"])[0]
+    assert tone_from_proba(tone, row)[0] is Tone.positive
+    empty = u.understand(post.model_copy(update={"text": ""}))
+    assert empty.sector is None
+
+
+def test_models_load_from_a_directory(tmp_path: Path) -> None:
+    texts, labels = labelled(8)
+    train("topics", texts, labels).save(tmp_path / "topics.joblib")
+    assert TrainedModels.load(tmp_path).topics is not None
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ModelError, match="нет файлов"):
+        TrainedModels.load(empty)
