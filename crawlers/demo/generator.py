@@ -386,35 +386,56 @@ class Builder:
 
     # ---- background -----------------------------------------------------------------------------
 
-    def citizen_message(self, sector: SectorTexts | None, territory: str, at: datetime) -> tuple[str, Label]:
-        """Return a comment of a citizen in a thread about `sector` (or chatter)."""
+    def citizen_message(
+        self,
+        sector: SectorTexts | None,
+        territory: str,
+        at: datetime,
+        *,
+        related: float = 0.5,
+        asked: frozenset[tuple[str | None, str | None]] = frozenset(),
+    ) -> tuple[str, Label]:
+        """Return a comment in a thread about `sector`: on topic (`related`), other sector, thanks, chatter.
+
+        `asked` holds the (sector, topic) questions already asked in the thread; they are not repeated.
+        About a third of comments are chatter ("+", "жесть", off-topic); places are rarely named.
+        """
         rng = self.rng
         w = self.writer
         roll = rng.random()
-        if sector is not None and roll < 0.33:
+        if sector is not None and roll < related:
             sub = rng.random()
             problem = self.pick_problem(sector, territory)
-            if sub < 0.55 and problem is not None:
-                text = w.complaint(problem, territory=territory, when=at, area_p=0.2, sector=sector.sector)
+            if sub < 0.3:
+                topic, text = w.question(
+                    sector, territory=territory if rng.random() < 0.15 else None, when=at
+                )
+                if (sector.sector, topic) not in asked:
+                    return text, self.label_here(sector.sector, topic, "question")
+            elif sub < 0.38 and sector.suggestions:
+                topic, text = w.suggestion(sector, territory=None, when=at)
+                if (sector.sector, topic) not in asked:
+                    return text, self.label_here(sector.sector, topic, "suggestion")
+            elif sub < 0.6 and (update := w.status(sector.sector)) is not None:
+                return update, self.label_here(sector.sector, None, "information")
+            if problem is not None:
+                text = w.complaint(problem, territory=territory, when=at, area_p=0.1, sector=sector.sector)
                 return text, self.label_here(sector.sector, problem.topic, "complaint")
-            if sub < 0.85:
-                topic, text = w.question(sector, territory=territory if rng.random() < 0.3 else None, when=at)
-                return text, self.label_here(sector.sector, topic, "question")
-            topic, text = w.suggestion(sector, territory=None, when=at)
-            kind = "suggestion" if sector.suggestions else "question"
-            return text, self.label_here(sector.sector, topic, kind)
-        if roll < 0.78:
             return w.chatter(), Label()
         other = self.sector()
-        other_problem = self.pick_problem(other, territory)
-        if roll < 0.9 and other_problem is not None:
-            problem = other_problem
-            text = w.complaint(problem, territory=territory, when=at, area_p=0.25, sector=other.sector)
-            return text, self.label_here(other.sector, problem.topic, "complaint")
-        target = sector or other
-        topic, text = w.thanks(target, territory=None, when=at)
-        kind = "gratitude" if target.thanks else "question"
-        return text, self.label_here(target.sector, topic, kind)
+        if roll < related + 0.15:
+            problem = self.pick_problem(other, territory)
+            if problem is not None:
+                text = w.complaint(problem, territory=territory, when=at, area_p=0.1, sector=other.sector)
+                return text, self.label_here(other.sector, problem.topic, "complaint")
+        if roll < related + 0.2:
+            target = sector or other
+            topic, text = w.thanks(target, territory=None, when=at)
+            if (target.sector, topic) not in asked:
+                return text, self.label_here(
+                    target.sector, topic, "gratitude" if target.thanks else "question"
+                )
+        return w.chatter(), Label()
 
     def comments(self, root: Draft, count: int, sector: SectorTexts | None, territory: str) -> None:
         """Add `count` comments under `root`, some answering each other, some answered officially."""
@@ -422,11 +443,16 @@ class Builder:
         outlet = root.outlet
         times = sorted(self.comment_time(root.at) for _ in range(count))
         made: list[Draft] = []
+        asked: set[tuple[str | None, str | None]] = set()
         for at in times:
             if at >= END:
                 break
             parent = root if not made or rng.random() < 0.7 else rng.choice(made[-8:])
-            text, label = self.citizen_message(sector, territory, at)
+            # Long threads drift off topic; a question or a thank-you is not repeated in one thread.
+            related = 0.5 if len(made) < 10 else 0.4
+            text, label = self.citizen_message(sector, territory, at, related=related, asked=frozenset(asked))
+            if label.kind in ("question", "suggestion", "gratitude"):
+                asked.add((label.sector, label.topic))
             draft = self.add(outlet, at, text, label, author=self.author(outlet), parent=parent)
             draft.text = self.reply_prefix(draft, parent) + draft.text
             made.append(draft)
@@ -531,6 +557,8 @@ class Builder:
             for _ in range(count):
                 at = self.sample_time(self.hour_cum)
                 territory = outlet.territory or self.territory()
+                if outlet.key == "typical" and rng.random() < 0.08 and self._repost_recent(outlet, at):
+                    continue
                 sector: SectorTexts | None
                 if rng.random() < outlet.citizen_share:
                     sector, text, label, author = self._citizen_post(outlet, territory, at)
@@ -539,6 +567,15 @@ class Builder:
                     author = None
                 root = self.add(outlet, at, text, label, author=author)
                 self.comments(root, self.comment_count(outlet.comments_mean), sector, territory)
+
+    def _repost_recent(self, outlet: Outlet, at: datetime) -> bool:
+        """Repost a root post of «Подслушано» from the last day into `outlet`; False if there is none."""
+        source = self._recent_root(("podslushano",), at, within=timedelta(days=1))
+        if source is None:
+            return False
+        label = Label(**vars(source.label))
+        self.add(outlet, at, self.writer.repost(source.text), label, author=None, repost_of=source)
+        return True
 
     def _citizen_post(
         self, outlet: Outlet, territory: str, at: datetime
@@ -886,7 +923,13 @@ class Builder:
             return self.label_here(*label_args)
 
         text = w.complaint(
-            problem, territory=street.territory, when=at, street=street, house=house, sector=sector.sector
+            problem,
+            territory=street.territory,
+            when=at,
+            street=street,
+            house=house,
+            sector=sector.sector,
+            insist=rng.random() < 0.9,
         )
         first_label = label()
         roll = rng.random()
@@ -957,13 +1000,15 @@ class Builder:
             self.official_reply(first, sector.sector)
         self.groups.append(group)
 
-    def _recent_root(self, keys: tuple[str, ...], at: datetime) -> Draft | None:
-        """Return a root post of one of `keys` published within 3 days before `at`, or None."""
+    def _recent_root(
+        self, keys: tuple[str, ...], at: datetime, within: timedelta = timedelta(days=3)
+    ) -> Draft | None:
+        """Return a root post of one of `keys` published within `within` before `at`, or None."""
         candidates = [
             d
             for key in keys
             for d in self.roots.get(key, ())
-            if d.at < at <= d.at + timedelta(days=3) and d.label.event is None
+            if d.at < at <= d.at + within and d.label.event is None
         ]
         return self.rng.choice(candidates) if candidates else None
 

@@ -286,15 +286,20 @@ class Writer:
         area_p: float = 0.5,
         anger: float = 0.5,
         sector: str | None = None,
+        insist: bool = False,
     ) -> str:
-        """Return a citizen's complaint about `problem`, at `street` when given, else maybe an area."""
+        """Return a citizen's complaint about `problem`, at `street` when given, else maybe an area.
+
+        insist: the citizen always asks for something ("когда сделают?"), as most written complaints do.
+        """
         rng = self.rng
         self.reset()
         core = self.fill(rng.choice(problem.cores), territory=territory, when=when)
         if rng.random() < 0.1:
             core = self.typo(core)
         dur = rng.choice(ph.DURATIONS) if problem.lasting else ""
-        demand = rng.choice(ph.DEMANDS + ph.DEMANDS_ZHKH if sector == "ЖКХ" else ph.DEMANDS)
+        demands = ph.DEMANDS + ph.DEMANDS_ZHKH if sector == "ЖКХ" else ph.DEMANDS
+        demand = rng.choice([d for d in demands if d] if insist else demands)
         area_only = False
         if street is not None:
             place = self.street_phrase(
@@ -305,7 +310,8 @@ class Writer:
             area_only = True
         else:
             place = ""
-        frame = rng.choices(range(9), weights=(4, 3, 2, 1.5, 2, 1, 0.5, 1.5, 1))[0]
+        weights = (4, 3, 0, 1.5, 2, 0, 0.5, 0, 1) if insist else (4, 3, 2, 1.5, 2, 1, 0.5, 1.5, 1)
+        frame = rng.choices(range(9), weights=weights)[0]
         if area_only and rng.random() < 0.6:
             lead = rng.choice(("У нас", "", "Вот"))
             text = f"{lead} {place} {dur} {core}. {capitalise(demand)}"
@@ -338,6 +344,8 @@ class Writer:
         core = self.fill(self.rng.choice(problem.cores), territory=street.territory, when=when)
         place = self.street_phrase(street, house)
         text = f"{self.rng.choice(_ME_TOO)} {place} {core}"
+        if self.rng.random() < 0.6:
+            text = f"{text}. {capitalise(self.rng.choice([d for d in ph.DEMANDS if d]))}"
         return self.noise(capitalise(tidy(text)), anger=0.4)
 
     def reminder(self, problem: Problem, *, street: Street, house: str | None, when: datetime) -> str:
@@ -396,6 +404,17 @@ class Writer:
         if territory and self.rng.random() < 0.4:
             text = f"{text} {self.area(territory)}"
         return topic, self.noise(tidy(text), anger=0.0, emoji=ph.EMOJI_HAPPY)
+
+    def status(self, sector: str) -> str | None:
+        """Return a citizen's update on calling the sector's service, or None when it has no service."""
+        services = ph.SERVICES.get(sector)
+        if not services:
+            return None
+        self.reset()
+        rng = self.rng
+        who = rng.choice(("Звонила", "Звонил", "Позвонила", "Я звонил", "Соседка звонила"))
+        text = f"{who} {rng.choice(services)}, {rng.choice(ph.PROMISES)}"
+        return self.noise(tidy(text), anger=0.2, emoji=ph.EMOJI_SAD)
 
     def chatter(self) -> str:
         """Return a comment without a sector."""

