@@ -32,7 +32,7 @@ _TEMPLATES = {
 def im_export(n_per_class: int = 15) -> pd.DataFrame:
     """Return a small generated table shaped like an «Инцидент Менеджмент» export."""
     rng = random.Random(3)
-    rows = []
+    rows: list[dict[str, str | None]] = []
     for group, templates in _TEMPLATES.items():
         for i in range(n_per_class):
             text = rng.choice(templates).format(d=rng.randint(1, 50))
