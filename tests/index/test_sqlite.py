@@ -100,6 +100,25 @@ def test_threads_share_one_store(sqlite_store: SqliteStore) -> None:
     assert sqlite_store.count_posts(PostQuery()) == 800
 
 
+def _upsert_in_child(store: SqliteStore) -> None:
+    """Upsert one post through a store inherited over fork; fail if it reused the parent's connection."""
+    inherited = store._local.conn
+    store.upsert_posts([_numbered_post(7)])
+    assert store._conn() is not inherited
+    store.close()
+
+
+def test_a_store_inherited_over_fork_opens_its_own_connection(sqlite_store: SqliteStore) -> None:
+    sqlite_store.upsert_posts([_numbered_post(1)])
+    child = multiprocessing.get_context("fork").Process(target=_upsert_in_child, args=(sqlite_store,))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    # The parent's connection still works and sees the child's write.
+    assert sqlite_store.count_posts(PostQuery()) == 2
+    assert sqlite_store.upsert_posts([_numbered_post(8)]) == 1
+
+
 def _write_v1_file(path: Path) -> None:
     """Create a version-1 file (no rollups, no post -> incident map) holding posts and incidents."""
     conn = sqlite3.connect(path, isolation_level=None)
