@@ -1,0 +1,99 @@
+"""Benchmark the understanding step: posts/s (median of 5 runs) and peak RSS on realistic texts.
+
+Usage: .venv/bin/python bench/enrich.py [--data ../shared/data] [--n 5000] [--runs 5]
+
+Texts: the dev tweet set (../shared/data/dev/rusentitweet/train.csv, read at run time, never copied);
+without it, a built-in set of short Russian complaints is used. The first run starts with cold lemma
+caches; the median shows the steady state of a long-running worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from index.models import Post  # noqa: E402
+from risk.dedup import DuplicateIndex, StoryIndex  # noqa: E402
+from risk.understand import Understander  # noqa: E402
+
+_FALLBACK = [
+    "Третий день нет горячей воды на ул. Ленина 15, когда дадут??",
+    "На Мира огромная яма, все машины бьют",
+    "мусор не вывозят неделю во дворе Садовой 3",
+    "Спасибо за новую площадку во дворе! 👍",
+    "Подскажите, во сколько откроется МФЦ?",
+    "вы там все бездельники в администрации, пойдём в прокуратуру",
+]
+
+
+def load_texts(data: Path, n: int) -> tuple[list[str], str]:
+    """Return up to n texts and where they came from."""
+    path = data / "dev" / "rusentitweet" / "train.csv"
+    if path.is_file():
+        import pandas as pd
+
+        texts = pd.read_csv(path)["text"].dropna().astype(str).tolist()[:n]
+        return texts, str(path)
+    return [f"{_FALLBACK[i % len(_FALLBACK)]} {i}" for i in range(n)], "built-in complaints"
+
+
+def main() -> int:
+    """Print posts/s of the Understander and of dedup+stories, and the peak RSS."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--n", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    texts, origin = load_texts(args.data, args.n)
+    at = datetime(2026, 1, 12, tzinfo=UTC)
+    posts = [
+        Post(id=f"b:{i}", source="bench", source_id=str(i), published_at=at, text=t)
+        for i, t in enumerate(texts)
+    ]
+    start = time.perf_counter()
+    understander = Understander()
+    build_s = time.perf_counter() - start
+    rates: list[float] = []
+    for _ in range(args.runs):
+        start = time.perf_counter()
+        out = understander.understand_many(posts)
+        rates.append(len(posts) / (time.perf_counter() - start))
+    dedup_rates: list[float] = []
+    for _ in range(args.runs):
+        dups, stories = DuplicateIndex(), StoryIndex()
+        start = time.perf_counter()
+        for post in out:
+            dups.add(post.id, post.text)
+            stories.add(post.id, post.text, post.lemmas.split())
+        dedup_rates.append(len(out) / (time.perf_counter() - start))
+    rss = psutil.Process().memory_info()
+    peak = getattr(rss, "peak_wset", None) or _peak_rss_bytes()
+    print(
+        f"texts: {len(posts)} from {origin}; mean length {statistics.mean(len(t) for t in texts):.0f} chars"
+    )
+    print(f"Understander built in {build_s:.2f} s")
+    runs = ", ".join(f"{r:,.0f}" for r in rates)
+    print(f"understand_many: median {statistics.median(rates):,.0f} posts/s (runs: {runs})")
+    print(f"dedup + stories: median {statistics.median(dedup_rates):,.0f} posts/s")
+    print(f"peak RSS: {peak / 2**20:.0f} MiB")
+    return 0
+
+
+def _peak_rss_bytes() -> int:
+    """Return the process's peak resident set size in bytes (Linux: ru_maxrss is in KiB)."""
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

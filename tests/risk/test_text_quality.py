@@ -1,0 +1,42 @@
+"""Out-of-the-box quality on the dev data sets (../shared/data/dev, read only; fail under CI=true if absent).
+
+The floors sit a little below the values bench/quality.py measured, so a regression fails the test.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+from bench.quality import KURSK_CATEGORY
+from risk.aggression import AggressionScorer
+from risk.sectors import LexiconSectorModel
+from risk.text import analyse
+from risk.tone import ToneScorer
+from tests.conftest import require_shared_data
+
+
+def test_sector_accuracy_on_kursk_appeals() -> None:
+    path = require_shared_data("dev", "kursk-appeals", "train.csv")
+    df = pd.read_csv(path, header=None, names=["id", "text", "theme", "executor", "category"])
+    df = df[df["category"] != 12].dropna(subset=["text"])
+    model = LexiconSectorModel()
+    pred = [KURSK_CATEGORY.get(model.predict(analyse(t)).sector or "", -1) for t in df["text"]]
+    assert accuracy_score(df["category"], pred) >= 0.68
+
+
+def test_tone_macro_f1_on_rusentitweet() -> None:
+    path = require_shared_data("dev", "rusentitweet", "train.csv")
+    df = pd.read_csv(path)
+    df = df[df["label"].isin(["negative", "neutral", "positive"])].dropna(subset=["text"])
+    scorer = ToneScorer()
+    pred = [scorer.score(analyse(t)).tone.value for t in df["text"]]
+    assert f1_score(df["label"], pred, average="macro") >= 0.55
+
+
+def test_aggression_roc_auc_on_inappropriate() -> None:
+    path = require_shared_data("dev", "inappropriate", "val.csv")
+    df = pd.read_csv(path).dropna(subset=["text"])
+    scorer = AggressionScorer()
+    scores = [scorer.score(analyse(t)).score for t in df["text"]]
+    assert roc_auc_score(df["inappropriate"] >= 0.5, scores) >= 0.62
