@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from crawlers.demo import DEMO_PROFILE_PATH
 from crawlers.demo import phrases as ph
 from crawlers.demo.scripts import CONFLICTS, SPIKES, ConflictScript, SpikeScript
-from crawlers.demo.templates import Writer, capitalise, tidy
+from crawlers.demo.templates import Writer, capitalise, plain_mentions, tidy
 from crawlers.demo.texts import BY_SECTOR, SECTOR_TEXTS, Problem, SectorTexts
 from crawlers.demo.truth import ConflictTruth, GroundTruth, IncidentTruth, SpikeTruth, dump_truth, load_truth
 from crawlers.demo.world import POPULATION, Outlet, Street, World, build_world
@@ -348,6 +348,8 @@ class Builder:
         """Create a draft post (no parent) or comment and remember it."""
         root = None if parent is None else (parent.root or parent)
         at = at.replace(microsecond=0)  # networks report whole seconds
+        if outlet.network != "vk":
+            text = plain_mentions(text)  # mention markup exists only on VK
         draft = Draft(
             k=len(self.drafts),
             outlet=outlet,

@@ -17,6 +17,8 @@ _DOUBLE_COMMA = re.compile(r",\s*([,.!?])")
 _LEAD_PUNCT = re.compile(r"^[\s,.:;]+")
 _PUNCT_DOT = re.compile(r"([?!])\.")
 _WORD = re.compile(r"[а-яё]{5,}")
+_HAS_TIME = re.compile(r"\b(?:втор|трет|лет|год|месяц|недел|час|прошл)", re.IGNORECASE)
+_VK_MARKUP = re.compile(r"\[(?:id|club|public)\d+\|([^\]]+)\]")
 
 _MONTHS = (
     "января",
@@ -90,6 +92,11 @@ def tidy(text: str) -> str:
     text = _LEAD_PUNCT.sub("", text)
     text = _PUNCT_DOT.sub(r"\1", text)
     return text.strip()
+
+
+def plain_mentions(text: str) -> str:
+    """Return `text` with VK mention markup ("[club1|Администрация]") replaced by the name."""
+    return _VK_MARKUP.sub(r"\1", text)
 
 
 def capitalise(text: str) -> str:
@@ -297,7 +304,7 @@ class Writer:
         core = self.fill(rng.choice(problem.cores), territory=territory, when=when)
         if rng.random() < 0.1:
             core = self.typo(core)
-        dur = rng.choice(ph.DURATIONS) if problem.lasting else ""
+        dur = rng.choice(ph.DURATIONS) if problem.lasting and not _HAS_TIME.search(core) else ""
         demands = ph.DEMANDS + ph.DEMANDS_ZHKH if sector == "ЖКХ" else ph.DEMANDS
         demand = rng.choice([d for d in demands if d] if insist else demands)
         area_only = False
@@ -413,7 +420,8 @@ class Writer:
         self.reset()
         rng = self.rng
         who = rng.choice(("Звонила", "Звонил", "Позвонила", "Я звонил", "Соседка звонила"))
-        text = f"{who} {rng.choice(services)}, {rng.choice(ph.PROMISES)}"
+        promises = ph.PROMISES + ph.CREW_PROMISES if sector in ph.CREW_SECTORS else ph.PROMISES
+        text = f"{who} {rng.choice(services)}, {rng.choice(promises)}"
         return self.noise(tidy(text), anger=0.2, emoji=ph.EMOJI_SAD)
 
     def chatter(self) -> str:
