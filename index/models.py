@@ -251,6 +251,18 @@ class SourceState(BaseModel):
         return None if value is None else as_utc(value)
 
 
+class FollowerCount(BaseModel):
+    """The number of a page's subscribers at one moment (for subscriber growth)."""
+
+    at: datetime
+    followers: int
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return as_utc(value)
+
+
 class OfficialPage(BaseModel):
     """An official page (госпаблик) of the municipality on a network."""
 
@@ -265,3 +277,38 @@ class OfficialPage(BaseModel):
     verified: bool | None = None
     description: str | None = None
     contacts: str | None = None
+    # Formal requirements to an official page (None: not known, shown as «неизвестно»).
+    has_gosmetka: bool | None = None  # the «Госорганизация» mark; `verified` stands in when unknown
+    has_avatar: bool | None = None
+    has_cover: bool | None = None
+    has_pos_widget: bool | None = None  # ПОС widgets «Сообщить о проблеме» / «Высказать мнение»
+    comments_open: bool | None = None
+    followers_history: list[FollowerCount] = Field(default_factory=list)  # oldest first
+
+
+class PlanAction(StrEnum):
+    """What the information lead decided about a content-plan slot."""
+
+    accept = "accept"
+    move = "move"
+    drop = "drop"
+
+
+class PlanDecision(BaseModel):
+    """The information lead's decision about one slot of a week's content plan (replace by slot_id)."""
+
+    slot_id: str
+    week: str  # the Monday of the planned week, ISO date in the profile's time zone ("2026-11-09")
+    page_id: str
+    action: PlanAction
+    moved_to: datetime | None = None  # the new publication time of a moved slot
+    suggestion_id: str | None = None  # the suggestion accepted for the slot
+    title: str | None = None  # the accepted topic as shown then (suggestions change as data comes)
+    comment: str = ""
+    by: str
+    at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("moved_to", "at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)

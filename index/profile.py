@@ -6,7 +6,7 @@ It is domain data (risk/ reads it, infopole/ loads it), so it lives beside the o
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import time
+from datetime import datetime, time
 from pathlib import Path
 
 import yaml
@@ -83,6 +83,18 @@ class SourceList(BaseModel):
     web_sites: list[str] = Field(default_factory=list)
 
 
+class PlannedEvent(BaseModel):
+    """A planned event the official pages should announce and report (content plan)."""
+
+    title: str
+    start: datetime  # naive values are local time of the profile
+    end: datetime | None = None
+    territory: str | None = None
+    sector: str | None = None
+    pages: list[str] = Field(default_factory=list)  # page ids that should cover it (empty: any)
+    description: str = ""
+
+
 class Profile(BaseModel):
     """One municipality (or a region of several) as the centre describes it."""
 
@@ -100,6 +112,7 @@ class Profile(BaseModel):
         default_factory=lambda: {"флагманский": 5, "активный": 3, "визитка": 1}
     )
     officials: list[str] = Field(default_factory=list)  # names and posts of officials ("глава города")
+    events: list[PlannedEvent] = Field(default_factory=list)  # planned events for the content plan
 
     @model_validator(mode="after")
     def _check_references(self) -> Profile:

@@ -15,7 +15,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from index.models import Alert, Incident, IncidentStatus, OfficialPage, Post, SourceState, as_utc
+from index.models import (
+    Alert,
+    Incident,
+    IncidentStatus,
+    OfficialPage,
+    PlanDecision,
+    Post,
+    SourceState,
+    as_utc,
+)
 from index.sqlite_schema import GROUP_BITS, GROUPINGS, SchemaTooNew, hour_bucket, migrate, register_functions
 from index.store import (
     AlertQuery,
@@ -630,6 +639,27 @@ class SqliteStore:
         with self._guard():
             rows = self._conn().execute("SELECT data FROM pages ORDER BY id").fetchall()
         return [OfficialPage.model_validate_json(row[0]) for row in rows]
+
+    # Content plan
+
+    def save_plan_decision(self, decision: PlanDecision) -> None:
+        """Store a content-plan decision (replace by slot_id)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO plan_decisions (slot_id, week, data) VALUES (?, ?, ?) "
+                "ON CONFLICT (slot_id) DO UPDATE SET week = excluded.week, data = excluded.data",
+                (decision.slot_id, decision.week, decision.model_dump_json()),
+            )
+
+    def list_plan_decisions(self, week: str) -> list[PlanDecision]:
+        """Return the decisions of one planned week, by slot_id."""
+        with self._guard():
+            rows = (
+                self._conn()
+                .execute("SELECT data FROM plan_decisions WHERE week = ? ORDER BY slot_id", (week,))
+                .fetchall()
+            )
+        return [PlanDecision.model_validate_json(row[0]) for row in rows]
 
 
 def _check_paging(limit: int, offset: int) -> None:

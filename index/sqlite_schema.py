@@ -138,11 +138,18 @@ _V3 = (
     "DROP TABLE rollups_v2",
 )
 
+_V4 = (
+    # The information lead's decisions about content-plan slots, read back per planned week.
+    "CREATE TABLE plan_decisions (slot_id TEXT PRIMARY KEY, week TEXT NOT NULL, data TEXT NOT NULL)",
+    "CREATE INDEX plan_decisions_week ON plan_decisions(week, slot_id)",
+)
+
 #: Every migration, in order; append new ones, never edit applied ones.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "posts, full text, incidents, alerts, source states, pages", _V1),
     Migration(2, "hourly rollups and the post -> incident map, backfilled", _V2),
     Migration(3, "rollups for every grouping set of sector, territory, source", _V3),
+    Migration(4, "content-plan decisions", _V4),
 )
 
 #: The schema version this code writes.

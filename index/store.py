@@ -7,7 +7,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Literal, Protocol, TypeVar, runtime_checkable
 
-from index.models import Alert, AlertKind, Incident, IncidentStatus, OfficialPage, Post, SourceState
+from index.models import (
+    Alert,
+    AlertKind,
+    Incident,
+    IncidentStatus,
+    OfficialPage,
+    PlanDecision,
+    Post,
+    SourceState,
+)
 
 #: Fields a post count can be grouped by (the rollup dimensions).
 CountField = Literal["sector", "territory", "source"]
@@ -194,6 +203,15 @@ class Store(Protocol):
 
     def list_pages(self) -> list[OfficialPage]:
         """Return every official page."""
+        ...
+
+    # Content plan
+    def save_plan_decision(self, decision: PlanDecision) -> None:
+        """Store the information lead's decision about a content-plan slot (replace by slot_id)."""
+        ...
+
+    def list_plan_decisions(self, week: str) -> list[PlanDecision]:
+        """Return the decisions of one planned week (its Monday, ISO date), by slot_id."""
         ...
 
     def close(self) -> None:

@@ -21,6 +21,8 @@ from index.models import (
     Metrics,
     OfficialPage,
     Place,
+    PlanAction,
+    PlanDecision,
     Post,
     SourceState,
     Tone,
@@ -543,6 +545,40 @@ def test_pages_round_trip_and_replace(store: Store) -> None:
     renamed = admin.model_copy(update={"name": "Администрация округа", "followers": 1200})
     store.save_pages([renamed])
     assert sorted(store.list_pages(), key=lambda p: p.id) == [school, renamed]
+
+
+def test_plan_decisions_replace_by_slot_and_list_by_week(store: Store) -> None:
+    moved = PlanDecision(
+        slot_id="slot-b",
+        week="2024-03-11",
+        page_id="vk-admin",
+        action=PlanAction.move,
+        moved_to=datetime(2024, 3, 12, 19, 0, tzinfo=MSK),
+        by="info_lead#0001",
+        at=BASE_TIME,
+    )
+    accepted = PlanDecision(
+        slot_id="slot-a",
+        week="2024-03-11",
+        page_id="vk-admin",
+        action=PlanAction.accept,
+        suggestion_id="sugg-1",
+        title="Отключения горячей воды: что известно",
+        by="info_lead#0001",
+        at=BASE_TIME,
+    )
+    other_week = PlanDecision(
+        slot_id="slot-c", week="2024-03-18", page_id="ok-admin", action=PlanAction.drop, by="head#0002"
+    )
+    for decision in (moved, accepted, other_week):
+        store.save_plan_decision(decision)
+    assert store.list_plan_decisions("2024-03-11") == [accepted, moved]
+    assert store.list_plan_decisions("2024-03-25") == []
+    assert store.list_plan_decisions("2024-03-11")[1].moved_to == datetime(2024, 3, 12, 16, 0, tzinfo=UTC)
+    dropped = moved.model_copy(update={"action": PlanAction.drop, "moved_to": None, "comment": "неактуально"})
+    store.save_plan_decision(dropped)
+    assert store.list_plan_decisions("2024-03-11") == [accepted, dropped]
+    assert store.list_plan_decisions("2024-03-18") == [other_week]
 
 
 # Datetimes and rich fields
