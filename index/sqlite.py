@@ -437,6 +437,38 @@ class SqliteStore:
             )
         return result
 
+    def delete_posts_before(self, cutoff: datetime, *, batch: int = 20_000) -> int:
+        """Delete every post published before `cutoff`, its full text and its rollup counts; return how many.
+
+        Works oldest first in transactions of `batch` posts, so writers are never blocked for long.
+        """
+        cutoff_s = _ts(cutoff)
+        deleted = 0
+        while True:
+            with self._write() as conn:
+                rows = conn.execute(
+                    "SELECT rowid, published_at, source, sector, territory FROM posts "
+                    "WHERE published_at < ? ORDER BY published_at LIMIT ?",
+                    (cutoff_s, batch),
+                ).fetchall()
+                if not rows:
+                    return deleted
+                deltas: Counter[_RollupKey] = Counter()
+                for _, published_at, source, sector, territory in rows:
+                    deltas.update(_rollup_keys(published_at, sector, territory, source))
+                rowids = json.dumps([row[0] for row in rows])
+                conn.execute(
+                    "DELETE FROM posts_fts WHERE rowid IN (SELECT value FROM json_each(?))", (rowids,)
+                )
+                conn.execute("DELETE FROM posts WHERE rowid IN (SELECT value FROM json_each(?))", (rowids,))
+                conn.executemany(
+                    "UPDATE rollups SET count = count - ? WHERE grouping = ? AND bucket = ? AND sector = ? "
+                    "AND territory = ? AND source = ?",
+                    [(n, *key) for key, n in deltas.items()],
+                )
+                conn.execute("DELETE FROM rollups WHERE count <= 0")
+                deleted += len(rows)
+
     # Incidents
 
     def save_incident(self, incident: Incident, expected_version: int | None = None) -> Incident:

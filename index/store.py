@@ -146,6 +146,10 @@ class Store(Protocol):
         """
         ...
 
+    def delete_posts_before(self, cutoff: datetime) -> int:
+        """Delete every post published before `cutoff` (retention) with its counts; return how many."""
+        ...
+
     # Incidents
     def save_incident(self, incident: Incident, expected_version: int | None = None) -> Incident:
         """Write an incident and return it with its new version (stored version + 1).

@@ -53,15 +53,32 @@ def _open_store(backend: str, tmp_path: Path) -> Store:
         from index.sqlite import SqliteStore
 
         return SqliteStore(tmp_path / "contract.sqlite3")
+    if backend == "elastic":
+        # osmem-server started by the tests, or a real cluster at INFOPOLE_TEST_ES_URL; a fresh prefix.
+        from tests.index.elastic_target import open_elastic_store
+
+        return open_elastic_store()
     raise ValueError(f"unknown backend {backend}")
 
 
-@pytest.fixture(params=["sqlite"])
+def _close_store(backend: str, store: Store) -> None:
+    """Close a store and drop what a shared server keeps for it."""
+    if backend == "elastic":
+        from index.elastic import ElasticStore
+        from tests.index.elastic_target import drop_store
+
+        assert isinstance(store, ElasticStore)
+        drop_store(store)
+        return
+    store.close()
+
+
+@pytest.fixture(params=["sqlite", "elastic"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """Return an empty store of each backend."""
     opened = _open_store(request.param, tmp_path)
     yield opened
-    opened.close()
+    _close_store(request.param, opened)
 
 
 def _hour(value: datetime) -> datetime:
@@ -355,6 +372,32 @@ def test_counts_accept_non_utc_bounds_and_empty_windows(store: Store) -> None:
     since, until = BASE_TIME, BASE_TIME + timedelta(days=1)
     assert store.counts(since.astimezone(MSK), until.astimezone(MSK)) == store.counts(since, until)
     assert store.counts(BASE_TIME - timedelta(days=9), BASE_TIME - timedelta(days=8)) == []
+
+
+# Retention
+
+
+def test_delete_posts_before_drops_old_posts_with_their_counts(store: Store) -> None:
+    # 90 posts over three days plus posts in two earlier months, so whole months and a partial one go.
+    posts = _spread_posts()
+    old = [
+        make_post(published_at=BASE_TIME - timedelta(days=days), sector="жкх", lemmas="старый пост")
+        for days in (70, 40, 35)
+    ]
+    store.upsert_posts(posts + old)
+    cutoff = BASE_TIME + timedelta(days=1, minutes=17)
+    kept = [p for p in posts if p.published_at >= cutoff]
+    assert store.delete_posts_before(cutoff) == len(posts) - len(kept) + len(old)
+    assert store.count_posts(PostQuery()) == len(kept)
+    assert store.get_post(old[0].id) is None
+    assert store.count_posts(PostQuery(text="старый")) == 0
+    since, until = BASE_TIME - timedelta(days=80), BASE_TIME + timedelta(days=5)
+    for by in SUBSETS:
+        rows = store.counts(since, until, by=by, bucket="hour")
+        assert _sort_rows(rows) == _sort_rows(_expected_counts(kept, since, until, by, "hour")), by
+    assert store.delete_posts_before(cutoff) == 0
+    # Re-collecting a deleted post counts it as new again.
+    assert store.upsert_posts([posts[0]]) == 1
 
 
 # Incidents

@@ -1,0 +1,1 @@
+"""Elasticsearch index templates (JSON) and the lifecycle policy, loaded by index.elastic."""
