@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.auth import KeyRing
 from api.deps import AppContext, get_principal
 from api.errors import install_error_handlers
+from api.keys import StoredKeyRing, keys_path
 from api.routes import alerts, health, incidents, indicators, posts, web
 from api.security import install_security
 from index.models import utcnow
@@ -67,7 +67,11 @@ def create_app(
         settings = load_settings()
     if profile is None:
         profile = default_profile(settings)
-    keys = KeyRing(settings.api.keys, known_recipients=[r.id for r in profile.recipients])
+    keys = StoredKeyRing(
+        settings.api.keys,
+        known_recipients=[r.id for r in profile.recipients],
+        path=keys_path(settings.data_dir),
+    )
     owns_store = store is None
     ctx = AppContext(
         settings=settings,

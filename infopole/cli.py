@@ -101,5 +101,46 @@ def demo_generate(
     typer.echo(f"демо-поток: {paths.stream}; эталон: {paths.truth}")
 
 
+keys_app = typer.Typer(
+    help="Ключи доступа к API и веб-интерфейсу: хранятся только их хеши (SHA-256) в папке данных.",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("add")
+def keys_add(
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role", help="Роль: admin, head, analyst, info_lead, cur или recipient:<id исполнителя>."
+        ),
+    ],
+    name: Annotated[str, typer.Option("--name", help="Кому выдан ключ (для списка и журнала).")] = "",
+) -> None:
+    """Создать ключ и показать его один раз."""
+    from infopole.keys_cmd import add
+
+    add(role, name)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Показать ключи: id, роль, имя, дата создания, состояние (сами ключи не показываются)."""
+    from infopole.keys_cmd import list_keys
+
+    list_keys()
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="id ключа из `infopole keys list` (или его имя).")],
+) -> None:
+    """Отозвать ключ: API перестанет его принимать сразу."""
+    from infopole.keys_cmd import revoke
+
+    revoke(key_id)
+
+
 if __name__ == "__main__":
     app()
