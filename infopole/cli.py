@@ -142,5 +142,38 @@ def keys_revoke(
     revoke(key_id)
 
 
+@app.command("import")
+def import_export(
+    kind: Annotated[str, typer.Argument(help="Что импортировать: im («Инцидент Менеджмент») или pos (ПОС).")],
+    file: Annotated[Path, typer.Argument(help="Файл выгрузки: XLSX или CSV.")],
+) -> None:
+    """Импортировать выгрузку ИМ или ПОС: сообщения и история инцидентов попадут в хранилище."""
+    from crawlers.imports import ImportFileError, importer
+    from index.models import utcnow
+    from index.profile import ProfileError, load_profile
+    from infopole.settings import load_settings
+    from risk.understand import Understander
+    from worker.runtime import open_store, profile_path
+
+    try:
+        run_import = importer(kind)
+        settings = load_settings()
+        profile = load_profile(profile_path(settings))
+    except (ImportFileError, ProfileError, ValueError) as exc:
+        typer.echo(f"ошибка: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings)
+    try:
+        report = run_import(file, store, profile, Understander(profile), utcnow())
+    except ImportFileError as exc:
+        typer.echo(f"ошибка: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    finally:
+        store.close()
+    for line in report.lines():
+        typer.echo(line)
+
+
 if __name__ == "__main__":
     app()
