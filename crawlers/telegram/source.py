@@ -203,11 +203,19 @@ class _Poll:
             peer = await self._resolve(target)
             async for batch in self._read_chat(peer, target, thread_of=None):
                 yield batch
-            if peer.get("broadcast"):
-                linked = await self._discussion(peer, target)
-                if linked is not None:
-                    async for batch in self._read_chat(linked, target, thread_of=peer):
-                        yield batch
+            if peer.get("broadcast") and self._discussion_due(peer):
+                try:
+                    linked = await self._discussion(peer, target)
+                    if linked is not None:
+                        async for batch in self._read_chat(linked, target, thread_of=peer):
+                            yield batch
+                    peer.pop("linked_failed", None)
+                except PermanentSourceError as exc:
+                    # A closed discussion chat does not make the channel itself unreadable.
+                    kind = exc.kind if isinstance(exc, ChatUnavailable) else "tg/other"
+                    log.warning("Telegram: комментарии %s пропущены: %s", target.name, exc)
+                    peer["linked_failed"] = {"kind": kind, "reason": str(exc), "at": self._now()}
+                    yield Batch(c.SOURCE_NAME, [], self._snapshot(), {kind: 1})
         except PermanentSourceError as exc:
             kind = exc.kind if isinstance(exc, ChatUnavailable) else "tg/other"
             log.warning("Telegram: %s пропущен: %s", target.name, exc)
@@ -217,6 +225,14 @@ class _Poll:
             return
         self.cursor["failed"].pop(target.name, None)
         self.cursor["polled"][target.name] = self._now()
+
+    def _discussion_due(self, peer: dict[str, Any]) -> bool:
+        """Return False while a channel's discussion chat is in its retry pause after a failure."""
+        failed = peer.get("linked_failed")
+        if not isinstance(failed, dict) or not isinstance(failed.get("at"), str):
+            return True
+        since = self.src._clock() - as_utc(datetime.fromisoformat(failed["at"]))
+        return since >= timedelta(hours=c.PERMANENT_RETRY_HOURS)
 
     # Calls with flood handling --------------------------------------------------------------------
 

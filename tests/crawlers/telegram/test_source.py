@@ -265,3 +265,20 @@ def test_real_client_is_built_from_a_string_session_without_auto_flood_sleep():
         open_client("not-a-number", "hash", "")
     with pytest.raises(SourceNotConfigured, match="TELEGRAM__SESSION"):
         open_client("12345", "hash", "1broken")
+
+
+def test_closed_discussion_chat_does_not_stop_the_channel():
+    fake = world()
+    fake.fail(DISC, 0, ChannelPrivateError(request=None))
+    batches, cursor = run(make_source(fake))
+    ids = {p.id for p in posts_of(batches)}
+    assert {"tg:-1000000001111:10", "tg:-1000000001111:12"} <= ids
+    assert not any(i.startswith("tg:-1000000002222:") for i in ids)
+    assert [b.errors for b in batches if b.errors] == [{"tg/private": 1}, {"tg/private": 1}]
+    assert "gorod_news" not in cursor["failed"]
+    fake.history[NEWS].append(post(NEWS, 13, "Новый пост", minutes=30))
+    before = len(fake.calls)
+    again, _ = run(make_source(fake), cursor)
+    assert [p.id for p in posts_of(again)] == ["tg:-1000000001111:13"]
+    disc_reads = [c for c in fake.calls[before:] if c[0] == "iter_messages" and c[1][0].channel_id == DISC]
+    assert disc_reads == []  # the discussion chat waits for its retry pause
