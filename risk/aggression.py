@@ -88,20 +88,24 @@ class AggressionScorer:
         """Build matchers from `lexicon` (default: packaged) plus the profile's `officials` names."""
         data = lexicon if lexicon is not None else _lexicon()
         self._matcher = PhraseMatcher()
-        self._stems: tuple[str, ...] = ()
-        self._obscenity_weight = 0.0
+        self._stems: list[tuple[str, float, re.Pattern[str]]] = []  # (marker, weight, word-start pattern)
+        prefixes = "|".join(sorted({re.escape(p) for p in _OBSCENE_PREFIXES if p}, key=len, reverse=True))
         for marker, spec in data.items():
             weight = float(spec.get("weight", 0.2))
             self._matcher.add_entries(spec.get("words"), marker, default=weight)
             if spec.get("stems"):
-                self._stems = tuple(str(s).lower().replace("ё", "е") for s in spec["stems"])
-                self._obscenity_weight = weight
+                stems = "|".join(
+                    sorted(
+                        {re.escape(str(x).lower().replace("ё", "е")) for x in spec["stems"]},
+                        key=len,
+                        reverse=True,
+                    )
+                )
+                lead = f"(?:{prefixes})?" if spec.get("prefixes") else ""
+                self._stems.append((marker, weight, re.compile(rf"^{lead}(?:{stems})")))
         official_weight = float(data.get("official_mention", {}).get("weight", 0.05))
         for name in officials:
             self._matcher.add(str(name), official_weight, "official_mention")
-        prefixes = "|".join(sorted({re.escape(p) for p in _OBSCENE_PREFIXES if p}, key=len, reverse=True))
-        stems = "|".join(sorted({re.escape(s) for s in self._stems}, key=len, reverse=True))
-        self._obscene = re.compile(rf"^(?:{prefixes})?(?:{stems})") if stems else None
 
     def score_text(self, text: str) -> AggressionResult:
         """Return the aggression of a raw text."""
@@ -116,13 +120,13 @@ class AggressionScorer:
             if hit.phrase not in phrases:
                 phrases.append(hit.phrase)
                 weights.setdefault(hit.label, []).append(hit.weight)
-        if self._obscene is not None:
+        for marker, weight, pattern in self._stems:
             for word in doc.words:
-                if self._obscene.match(word) and not _OBSCENE_EXCEPTIONS.match(word):
-                    phrases = evidence.setdefault("obscenity", [])
+                if pattern.match(word) and not _OBSCENE_EXCEPTIONS.match(word):
+                    phrases = evidence.setdefault(marker, [])
                     if word not in phrases:
                         phrases.append(word)
-                        weights.setdefault("obscenity", []).append(self._obscenity_weight)
+                        weights.setdefault(marker, []).append(weight)
         if self._shouting(doc.text):
             evidence["shouting"] = ["!!" if _EXCLAMATIONS.search(doc.text) else "КАПС"]
             weights["shouting"] = [SHOUT_WEIGHT]

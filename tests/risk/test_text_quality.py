@@ -39,4 +39,4 @@ def test_aggression_roc_auc_on_inappropriate() -> None:
     df = pd.read_csv(path).dropna(subset=["text"])
     scorer = AggressionScorer()
     scores = [scorer.score(analyse(t)).score for t in df["text"]]
-    assert roc_auc_score(df["inappropriate"] >= 0.5, scores) >= 0.62
+    assert roc_auc_score(df["inappropriate"] >= 0.5, scores) >= 0.64
