@@ -282,3 +282,23 @@ def test_closed_discussion_chat_does_not_stop_the_channel():
     assert [p.id for p in posts_of(again)] == ["tg:-1000000001111:13"]
     disc_reads = [c for c in fake.calls[before:] if c[0] == "iter_messages" and c[1][0].channel_id == DISC]
     assert disc_reads == []  # the discussion chat waits for its retry pause
+
+
+def test_batches_go_through_the_ingest_path(tmp_path, sqlite_store):
+    from crawlers.demo import DEMO_PROFILE_PATH
+    from index.profile import load_profile
+    from risk.understand import Understander
+    from worker.pipeline import ingest_items
+    from worker.runtime import Runtime
+
+    profile = load_profile(DEMO_PROFILE_PATH)
+    rt = Runtime(
+        Settings(INFOPOLE_DATA_DIR=tmp_path), sqlite_store, profile, Understander(profile), lambda: NOW
+    )
+    batches, _ = run(make_source(world()))
+    results = [ingest_items(rt, b.mapper, b.items) for b in batches]
+    assert sum(r.new for r in results) == 11 and not any(r.rejected for r in results)
+    again = [ingest_items(rt, b.mapper, b.items) for b in batches]
+    assert sum(r.new for r in again) == 0
+    assert sqlite_store.get_post("tg:-1000000002222:502").thread_id == "tg:-1000000001111:10"
+    assert "дорога" in sqlite_store.get_post("tg:-1000000001111:10").lemmas.split()  # understood

@@ -13,6 +13,7 @@ from crawlers.web.settings import crawl_settings
 from crawlers.web.source import WebSource, build_web_source
 from index.models import SourceState
 from index.profile import Profile, SourceList
+from index.store import PostQuery
 from tests.crawlers.web.server import SLOW_S, FixtureSite, serve_site
 
 NOW = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)  # the first crawl reads 3 days back: from 2 March
@@ -126,3 +127,22 @@ def test_factory_needs_sites_in_the_profile():
     built = build_web_source(None, profile)
     assert isinstance(built, WebSource)
     assert built.sites == ["https://zarechye-news.ru/", "https://forum.zarechye.ru/"]
+
+
+def test_batches_go_through_the_ingest_path(crawled, tmp_path, sqlite_store):
+    from crawlers.demo import DEMO_PROFILE_PATH
+    from index.profile import load_profile
+    from infopole.settings import Settings
+    from risk.understand import Understander
+    from worker.pipeline import ingest_items
+    from worker.runtime import Runtime
+
+    _, batches = crawled
+    profile = load_profile(DEMO_PROFILE_PATH)
+    rt = Runtime(
+        Settings(INFOPOLE_DATA_DIR=tmp_path), sqlite_store, profile, Understander(profile), lambda: NOW
+    )
+    assert sum(ingest_items(rt, b.mapper, b.items).new for b in batches) == 3
+    assert sum(ingest_items(rt, b.mapper, b.items).new for b in batches) == 0
+    [road] = [p for p in sqlite_store.query_posts(PostQuery(source="web")).items if "Садовой" in p.text]
+    assert road.text.startswith("На Садовой начали ремонт дороги\n\n") and road.lemmas
