@@ -195,6 +195,11 @@ class ElasticStore:
                 break
         return hits[:limit], total
 
+    def forget_indices(self) -> None:
+        """Forget which monthly indices exist (after indices were deleted or swapped elsewhere)."""
+        with self._lock:
+            self._known.clear()
+
     def close(self) -> None:
         """Close the client's connections."""
         self.client.close()
@@ -445,8 +450,7 @@ class ElasticStore:
                 if next_month(start) <= cutoff:
                     deleted += int(self.client.count(index=name)["count"])
                     self.client.indices.delete(index=name)
-                    with self._lock:
-                        self._known.clear()
+                    self.forget_indices()
                 elif start < cutoff:
                     response = self.client.delete_by_query(
                         index=name,

@@ -175,5 +175,132 @@ def import_export(
         typer.echo(line)
 
 
+# Scale-out: Elasticsearch and Kibana ------------------------------------------------------------
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    """Print a Russian error and return the exit to raise."""
+    typer.echo(f"ошибка: {exc}", err=True)
+    return typer.Exit(code=2)
+
+
+@app.command()
+def migrate(
+    to: Annotated[str, typer.Option("--to", help="Куда перенести данные: elastic.")],
+    source_file: Annotated[
+        Path | None, typer.Option("--from", help="Файл встроенного хранилища (по умолчанию из настроек).")
+    ] = None,
+) -> None:
+    """Перенести данные встроенного хранилища (SQLite) в Elasticsearch; повторный запуск безопасен."""
+    from index.store import StoreError
+    from infopole.elastic_cmd import migrate_to_elastic
+    from infopole.settings import load_settings
+
+    if to != "elastic":
+        raise _fail(ValueError(f"перенос возможен только в elastic, а не в {to!r}"))
+    try:
+        code = migrate_to_elastic(load_settings(), source_file)
+    except (StoreError, FileNotFoundError, ValueError) as exc:
+        raise _fail(exc) from exc
+    raise typer.Exit(code=code)
+
+
+@app.command()
+def reindex(
+    remap: Annotated[
+        bool,
+        typer.Option("--remap", help="Заново разобрать исходные объекты API и заново разметить тексты."),
+    ] = False,
+) -> None:
+    """Перестроить индексы сообщений Elasticsearch по текущим шаблонам (после изменения схемы)."""
+    from index.store import StoreError
+    from infopole.elastic_cmd import reindex as run_reindex
+    from infopole.settings import load_settings
+
+    try:
+        code = run_reindex(load_settings(), remap=remap)
+    except (StoreError, ValueError) as exc:
+        raise _fail(exc) from exc
+    raise typer.Exit(code=code)
+
+
+@app.command()
+def retention(
+    days: Annotated[
+        int | None, typer.Option("--days", help="Срок хранения, дней (по умолчанию STORE__RETENTION_DAYS).")
+    ] = None,
+) -> None:
+    """Удалить сообщения старше срока хранения (в любом хранилище)."""
+    from index.store import StoreError
+    from infopole.elastic_cmd import retention as run_retention
+    from infopole.settings import load_settings
+
+    try:
+        run_retention(load_settings(), days)
+    except (StoreError, ValueError) as exc:
+        raise _fail(exc) from exc
+
+
+elastic_app = typer.Typer(help="Elasticsearch: подготовка кластера.", no_args_is_help=True)
+app.add_typer(elastic_app, name="elastic")
+
+
+@elastic_app.command("setup")
+def elastic_setup(
+    kibana_password_env: Annotated[
+        str,
+        typer.Option(
+            "--kibana-password-env", help="Переменная окружения с паролем пользователя kibana_system."
+        ),
+    ] = "",
+) -> None:
+    """Дождаться кластера, задать пароль kibana_system, создать политику хранения, шаблоны и индексы."""
+    from index.store import StoreError
+    from infopole.elastic_cmd import elastic_setup as run_setup
+    from infopole.elastic_cmd import env_secret
+    from infopole.settings import load_settings
+
+    password = env_secret(kibana_password_env) if kibana_password_env else ""
+    if kibana_password_env and not password:
+        raise _fail(ValueError(f"переменная {kibana_password_env} не задана"))
+    try:
+        run_setup(load_settings(), password)
+    except (StoreError, RuntimeError, ValueError) as exc:
+        raise _fail(exc) from exc
+
+
+kibana_app = typer.Typer(help="Kibana: дашборды Инфополя.", no_args_is_help=True)
+app.add_typer(kibana_app, name="kibana")
+
+
+@kibana_app.command("load")
+def kibana_load(
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="NDJSON сохранённых объектов (по умолчанию встроенные дашборды)."),
+    ] = None,
+    wait: Annotated[float, typer.Option("--wait", help="Сколько секунд ждать готовности Kibana.")] = 300.0,
+) -> None:
+    """Загрузить дашборды в Kibana через API импорта (с перезаписью)."""
+    from dashboards.build import NDJSON_PATH
+    from dashboards.kibana import KibanaError, load_dashboards
+    from infopole.settings import load_settings
+
+    try:
+        settings = load_settings()
+        result = load_dashboards(
+            settings.kibana.url,
+            settings.kibana.user,
+            settings.kibana.password.get_secret_value(),
+            path=file or NDJSON_PATH,
+            prefix=settings.store.es_prefix,
+            space=settings.kibana.space,
+            wait_s=wait,
+        )
+    except (KibanaError, OSError, ValueError) as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"в Kibana загружено объектов: {result.success_count}")
+
+
 if __name__ == "__main__":
     app()

@@ -23,7 +23,21 @@ class StoreSettings(BaseModel):
     es_url: str = "http://localhost:9200"
     es_user: str = "elastic"
     es_password: SecretStr = SecretStr("")
-    retention_days: int = 365
+    retention_days: int = 365  # posts older than this are deleted (Elasticsearch lifecycle; sqlite job)
+    es_prefix: str = "infopole"  # every index, alias, template and policy name starts with this
+    es_replicas: int = 0  # replicas per index: 0 on a single node, 1 on a cluster
+    es_ca_certs: str = ""  # CA bundle for https://
+    es_timeout_s: float = 30.0
+    es_plain_json: bool = False  # plain application/json for OpenSearch-compatible servers (osmem)
+
+
+class KibanaSettings(BaseModel):
+    """Kibana, where the shipped dashboards are imported."""
+
+    url: str = "http://localhost:5601"
+    user: str = "elastic"
+    password: SecretStr = SecretStr("")
+    space: str = ""  # empty: the default space
 
 
 class RedisSettings(BaseModel):
@@ -130,6 +144,7 @@ class Settings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    kibana: KibanaSettings = Field(default_factory=KibanaSettings)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

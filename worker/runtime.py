@@ -8,12 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from index.profile import Profile, load_profile
 from index.store import Store
 from infopole.settings import Settings, load_settings
 from risk.understand import Understander
 from worker.clock import make_clock
+
+if TYPE_CHECKING:
+    from index.elastic import ElasticStore
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +39,32 @@ def open_store(settings: Settings) -> Store:
         from index.sqlite import SqliteStore
 
         return SqliteStore(settings.sqlite_path)
+    if settings.store.backend == "elastic":
+        return open_elastic_store(settings)
     raise NotImplementedError(f"store backend {settings.store.backend!r} is not available in this build")
+
+
+def open_elastic_store(settings: Settings, *, setup: bool = True) -> ElasticStore:
+    """Open the Elasticsearch store of `settings` (with `setup`: lifecycle policy, templates, indices)."""
+    from index.elastic import ElasticStore, connect
+    from index.es_setup import Layout
+
+    cfg = settings.store
+    client = connect(
+        cfg.es_url,
+        cfg.es_user,
+        cfg.es_password.get_secret_value(),
+        plain_json=cfg.es_plain_json,
+        ca_certs=cfg.es_ca_certs or None,
+        timeout_s=cfg.es_timeout_s,
+    )
+    layout = Layout(
+        prefix=cfg.es_prefix,
+        replicas=cfg.es_replicas,
+        lifecycle=not cfg.es_plain_json,
+        retention_days=cfg.retention_days,
+    )
+    return ElasticStore(client, layout, setup=setup)
 
 
 def profile_path(settings: Settings) -> Path:
