@@ -1,6 +1,6 @@
 """Print the quality table of the understanding step on the dev data sets (read from ../shared/data).
 
-Usage: .venv/bin/python bench/quality.py [--data ../shared/data] [--only sector,tone,aggression]
+Usage: .venv/bin/python bench/quality.py [--data ../shared/data] [--only sector,tone,aggression,demo]
        [--no-trained]
 
 Nothing is copied from the dev sets: they are read at run time, models trained here stay in memory.
@@ -145,11 +145,48 @@ def aggression_rows(data: Path, trained: bool) -> list[tuple[str, str, str]]:
     return rows
 
 
+def demo_rows() -> list[tuple[str, str, str]]:
+    """Return sector / kind / territory agreement with the generated demo stream's own labels."""
+    from crawlers.demo import DEMO_PROFILE_PATH
+    from crawlers.demo.generator import generate_labelled
+    from crawlers.demo.mapping import map_demo_item
+    from index.profile import load_profile
+    from risk.understand import Understander
+
+    items, _, labels = generate_labelled(7)
+    posts = [map_demo_item(raw, b"bench") for raw in items]
+    start = time.perf_counter()
+    out = Understander(load_profile(DEMO_PROFILE_PATH)).understand_many(posts)
+    rate = len(posts) / (time.perf_counter() - start)
+    sector, kind, territory = [0, 0], [0, 0], [0, 0]
+    for post in out:
+        label = labels.get(post.id)
+        if label is None:
+            continue
+        for pair, want, got in (
+            (sector, label.sector, post.sector),
+            (kind, label.kind, post.kind.value if post.kind else None),
+            (territory, label.territory, post.territory),
+        ):
+            if want:
+                pair[0] += want == got
+                pair[1] += 1
+    return [
+        (
+            f"demo stream (n={len(posts)}): sector",
+            f"accuracy {sector[0] / max(1, sector[1]):.3f}",
+            f"{rate:.0f} posts/s",
+        ),
+        ("  kind", f"accuracy {kind[0] / max(1, kind[1]):.3f}", "generated texts, not dev data"),
+        ("  territory", f"accuracy {territory[0] / max(1, territory[1]):.3f}", ""),
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the quality table; return 1 when the dev data is missing."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--only", default="sector,tone,aggression")
+    parser.add_argument("--only", default="sector,tone,aggression,demo")
     parser.add_argument("--no-trained", action="store_true")
     args = parser.parse_args(argv)
     if not (args.data / "dev").is_dir():
@@ -163,6 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows += tone_rows(args.data, not args.no_trained)
     if "aggression" in parts:
         rows += aggression_rows(args.data, not args.no_trained)
+    if "demo" in parts:
+        rows += demo_rows()
     width = max(len(r[0]) for r in rows)
     print(f"{'measure'.ljust(width)} | result | note")
     for name, value, note in rows:
