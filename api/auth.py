@@ -31,19 +31,34 @@ class Permission(StrEnum):
     alerts_read = "alerts:read"
     alerts_ack = "alerts:ack"
     indicators_read = "indicators:read"
+    content_plan_write = "content-plan:write"  # accept, move or drop content-plan slots
+    personal_read = "personal:read"  # citizens' names in reports (otherwise pseudonymised)
+    sources_read = "sources:read"  # health of collection
 
 
 _ALL = frozenset(Permission)
 _READ_ALL = frozenset(
-    {Permission.posts_read, Permission.incidents_read, Permission.alerts_read, Permission.indicators_read}
+    {
+        Permission.posts_read,
+        Permission.incidents_read,
+        Permission.alerts_read,
+        Permission.indicators_read,
+        Permission.personal_read,
+    }
 )
 
 #: What each plain role may do.
 ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {
     "admin": _ALL,
-    "head": _READ_ALL | {Permission.alerts_ack, Permission.incidents_transition, Permission.incidents_assign},
-    "analyst": _READ_ALL | {Permission.alerts_ack},
-    "info_lead": _READ_ALL,
+    "head": _READ_ALL
+    | {
+        Permission.alerts_ack,
+        Permission.incidents_transition,
+        Permission.incidents_assign,
+        Permission.sources_read,
+    },
+    "analyst": _READ_ALL | {Permission.alerts_ack, Permission.sources_read},
+    "info_lead": _READ_ALL | {Permission.content_plan_write},
     "cur": frozenset({Permission.indicators_read, Permission.incidents_read, Permission.posts_read}),
 }
 

@@ -20,7 +20,7 @@ from typing import Any
 from index.models import Place
 from index.profile import Profile, Territory
 from risk.places import LEVEL_DEPTH, Gazetteer
-from risk.text import Doc, PhraseMatcher, analyse
+from risk.text import Doc, PhraseMatcher, analyse, lemma, tokens
 
 #: The rule of items that come from the profile's own sources.
 SOURCE_RULE = "source"
@@ -90,6 +90,7 @@ class Relevance:
         for keyword in profile.keywords:
             self._keywords.add(keyword, 1.0, "keyword")
         self._gazetteer = Gazetteer(profile)
+        self._names = {_key(n): t.name for t in profile.walk() for n in [t.name, *t.aliases] if _key(n)}
         self._bounded: list[Territory] = sorted(
             (t for t in profile.walk() if isinstance(t.boundary, dict)),
             key=lambda t: -LEVEL_DEPTH.get(t.level, 0),
@@ -105,10 +106,10 @@ class Relevance:
             for territory in self._bounded:
                 if territory.boundary and contains(territory.boundary, point):
                     return f"geo:{territory.id}"
-        if place_title:
-            names = self._toponyms(analyse(place_title))
-            if names:
-                return f"geo-place:{names[0]}"
+        for part in (place_title or "").split(","):
+            name = self._names.get(_key(part))
+            if name:
+                return f"geo-place:{name}"
         return None
 
     def _text_rule(self, doc: Doc) -> str | None:
@@ -125,9 +126,10 @@ class Relevance:
             return "streets:" + "+".join(streets[:MIN_STREETS])
         return None
 
-    def _toponyms(self, doc: Doc) -> list[str]:
-        """Return territory names mentioned with a capital letter."""
-        return _toponyms(doc, self._gazetteer.find(doc))
+
+def _key(name: str) -> tuple[str, ...]:
+    """Return the lemma sequence of a name ("Заречья" → ("заречье",))."""
+    return tuple(lemma(tok) for tok in tokens(name))
 
 
 def _toponyms(doc: Doc, places: Iterable[Place]) -> list[str]:

@@ -101,6 +101,17 @@ def demo_generate(
     typer.echo(f"демо-поток: {paths.stream}; эталон: {paths.truth}")
 
 
+@app.command()
+def crawl(
+    source: Annotated[str, typer.Argument(help="Источник: vk, ok, tg или web.")],
+    once: Annotated[bool, typer.Option("--once", help="Один проход и выход.")] = False,
+) -> None:
+    """Собрать сообщения одного источника в этом процессе (без брокера), с курсором в хранилище."""
+    from infopole.crawl_cmd import crawl as crawl_source
+
+    crawl_source(source, once)
+
+
 keys_app = typer.Typer(
     help="Ключи доступа к API и веб-интерфейсу: хранятся только их хеши (SHA-256) в папке данных.",
     no_args_is_help=True,

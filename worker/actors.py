@@ -104,3 +104,33 @@ def notify(alert_id: str) -> None:
     except DeliveryError as exc:
         log.warning("notify %s failed: %s", alert_id, exc)
         raise
+
+
+#: How long one collection run may take (ms); a run keeps its place with the saved cursor anyway.
+COLLECT_TIME_LIMIT_MS = 30 * 60 * 1000
+
+
+@dramatiq.actor(
+    queue_name="infopole-collect",
+    max_retries=5,
+    min_backoff=5_000,
+    max_backoff=600_000,
+    time_limit=COLLECT_TIME_LIMIT_MS,
+    on_retry_exhausted="dead_letter",
+)
+def collect(source: str, slot: str = "") -> None:
+    """Poll one source from its cursor and queue what it brings (one run per source at a time)."""
+    from dramatiq.rate_limits import ConcurrentRateLimiter
+    from dramatiq.rate_limits.backends import RedisBackend
+
+    from worker.collecting import collect_once
+
+    backend = RedisBackend(client=broker.client)
+    key = f"infopole:collect:{source}"
+    mutex = ConcurrentRateLimiter(backend, key, limit=1, ttl=COLLECT_TIME_LIMIT_MS)  # type: ignore[no-untyped-call]
+    with mutex.acquire(raise_on_failure=False) as acquired:
+        if not acquired:
+            log.info("collect %s (%s): another run is in progress, skipped", source, slot)
+            return
+        report = collect_once(get_runtime(), source, notify=notify.send)
+    log.info("collect %s (%s): %s", source, slot, report.message)

@@ -13,7 +13,7 @@ from types import FrameType
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from index.models import utcnow
-from worker.actors import broker, escalate
+from worker.actors import broker, collect, escalate
 from worker.slots import claim_slot, slot_id
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,47 @@ def enqueue_escalation() -> None:
         escalate.send(slot)
 
 
+def enqueue_collect(source: str, period_s: int) -> None:
+    """Enqueue one collection run of `source` for the current slot of its poll interval."""
+    slot = slot_id(utcnow(), period_s)
+    if claim_slot(broker.client, f"collect:{source}", slot):
+        collect.send(source, slot)
+
+
+def add_collect_jobs(scheduler: BlockingScheduler) -> list[str]:
+    """Add one collect job per source that can run (switched-off ones are logged with their reason)."""
+    from crawlers.catalog import poll_interval_s, source_statuses
+    from index.profile import load_profile
+    from infopole.settings import load_settings
+    from worker.runtime import profile_path
+
+    try:
+        settings = load_settings()
+        profile = load_profile(profile_path(settings))
+    except ValueError as exc:  # ProfileError and invalid settings: escalation still runs
+        log.error("сбор не запланирован: %s", exc)
+        return []
+    enabled: list[str] = []
+    for name, reason in source_statuses(settings, profile).items():
+        if reason is not None:
+            log.warning("%s", reason)
+            continue
+        period = poll_interval_s(settings, name)
+        scheduler.add_job(
+            enqueue_collect,
+            "interval",
+            seconds=period,
+            args=[name, period],
+            id=f"collect:{name}",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=utcnow(),
+        )
+        enabled.append(name)
+        log.info("collect %s every %d s", name, period)
+    return enabled
+
+
 def main() -> None:
     """Run the scheduler until SIGTERM or SIGINT."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(levelname)s %(message)s")
@@ -41,6 +82,8 @@ def main() -> None:
         max_instances=1,
         coalesce=True,
     )
+
+    add_collect_jobs(scheduler)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         scheduler.shutdown(wait=False)

@@ -7,8 +7,8 @@ topics are all read; (3) topics younger than `comments_days` whose comment count
 new comments read with discussions.getComments, forward from the anchor saved after the last comment
 read, so comments are never read twice. Every API answer ends in a Batch carrying the whole cursor.
 
-Cursor: {"resolved": {name: gid}, "groups": {gid: newest created_ms}, "topics": {"gid_topic":
-[comments count, created_s, anchor]}}.
+Cursor: {"resolved": {name: gid}, "groups": {gid: newest created_ms}, "since": {gid: unix_s the first
+backfill began}, "topics": {"gid_topic": [comments count, created_s, anchor]}}.
 """
 
 from __future__ import annotations
@@ -165,6 +165,9 @@ class OkSource:
         old = newest.get(gid)
         since_ms = int((now - timedelta(hours=self.options.backfill_hours)).timestamp() * 1000)
         comment_since = int((now - timedelta(days=self.options.comments_days)).timestamp())
+        # Comments are followed only on topics this collector took in (not before its backfill).
+        starts: dict[str, int] = cursor.setdefault("since", {})
+        comment_since = max(comment_since, starts.setdefault(gid, since_ms // 1000))
         seen: dict[str, tuple[int, int, str, str]] = {}
         top = old or 0
         anchor: str | None = None

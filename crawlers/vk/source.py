@@ -13,8 +13,8 @@ whole cursor reached so far; the worker queues the items and only then saves the
    holds more than VK's 1,000-result cap is split in halves until it fits. Results pass through the
    relevance rules; the keyword's cursor moves to a window's end once the window is fully read.
 
-Cursor: {"resolved": {name: owner_id}, "walls": {owner_id: max_post_id},
-"comments": {"owner_post": [count, date]}, "search": {keyword: until_unix_s}}.
+Cursor: {"resolved": {name: owner_id}, "walls": {owner_id: max_post_id}, "since": {owner_id: unix_s
+the first backfill began}, "comments": {"owner_post": [count, date]}, "search": {keyword: until_unix_s}}.
 """
 
 from __future__ import annotations
@@ -237,6 +237,7 @@ class VkSource:
     ) -> Generator[Batch, None, dict[str, tuple[int, int, int]]]:
         """Read new wall posts; return {"owner_post": (comments count, date, owner)} of recent posts."""
         walls: dict[str, int] = cursor.setdefault("walls", {})
+        starts: dict[str, int] = cursor.setdefault("since", {})
         first_since = int((now - timedelta(hours=self.options.backfill_hours)).timestamp())
         comment_since = int((now - timedelta(days=self.options.comments_days)).timestamp())
         seen: dict[str, tuple[int, int, int]] = {}
@@ -257,13 +258,15 @@ class VkSource:
                     errors[result.error.kind] += 1
                     continue
                 old = walls.get(str(owner))
+                # Comments are followed only on posts this collector took in (not before its backfill).
+                owner_since = starts.setdefault(str(owner), first_since)
                 page = _items(result.response)
                 names = _group_names(result.response)
                 for post in page:
                     post_id = _int_or(post.get("id"), 0)
                     date = _int_or(post.get("date"), 0)
                     is_new = post_id > old if old is not None else date >= first_since
-                    if date >= comment_since:
+                    if date >= max(comment_since, owner_since):
                         count = _int_or((post.get("comments") or {}).get("count"), 0)
                         seen[f"{owner}_{post_id}"] = (count, date, owner)
                     if is_new:
@@ -472,8 +475,7 @@ class VkSource:
             except VkObjectError as exc:
                 errors[exc.kind] += 1
                 response = {}
-            total = response.get("total_count") if isinstance(response, dict) else None
-            if read == 0 and isinstance(total, int) and total > NEWSFEED_SEARCH_RESULT_CAP and splittable:
+            if read == 0 and splittable and _over_cap(response):
                 mid = (start + end) // 2
                 windows += [(mid, end), (start, mid)]  # the older half is popped first
                 return
@@ -549,6 +551,20 @@ class VkSource:
                 if found is not None:
                     out.append(page_from_group(found, group))
         return out
+
+
+def _over_cap(response: Any) -> bool:
+    """Return whether a first search page says the window holds more than VK will return.
+
+    `total_count` (all matches) says it directly; without it, `count` (the matches VK will return)
+    at the cap means there may be more.
+    """
+    if not isinstance(response, dict):
+        return False
+    total, count = response.get("total_count"), response.get("count")
+    if isinstance(total, int):
+        return total > NEWSFEED_SEARCH_RESULT_CAP
+    return isinstance(count, int) and count >= NEWSFEED_SEARCH_RESULT_CAP
 
 
 def _groups_of(response: Any) -> list[dict[str, Any]]:
