@@ -70,7 +70,7 @@ def client_for(cluster: FakeCluster) -> Elasticsearch:
         def __init__(self, config: NodeConfig) -> None:
             super().__init__(config)
 
-        def perform_request(self, method, target, body=None, headers=None, request_timeout=None):  # type: ignore[no-untyped-def]
+        def perform_request(self, method, target, body=None, headers=None, request_timeout=None):
             parts = urlsplit(target)
             header_map = {k.lower(): v for k, v in (headers or {}).items()}
             request = Request(
