@@ -8,12 +8,35 @@ from __future__ import annotations
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
-from bench.quality import KURSK_CATEGORY
 from risk.aggression import AggressionScorer
 from risk.sectors import LexiconSectorModel
 from risk.text import analyse
 from risk.tone import ToneScorer
 from tests.conftest import require_shared_data
+
+#: ЦУР topic group → kursk-appeals category (the same map as bench/quality.py; category 12 "test" is dropped).
+KURSK_CATEGORY: dict[str, int] = {
+    "Дороги": 0,
+    "Безопасность": 1,
+    'МФЦ "Мои документы"': 2,
+    "ЖКХ": 3,
+    "Благоустройство": 3,
+    "Газ и топливо": 3,
+    "Электроснабжение": 3,
+    "Здравоохранение/Медицина": 4,
+    "Культура": 5,
+    "Коронавирус": 6,
+    "Образование": 7,
+    "Общественный транспорт": 8,
+    "Связь и телевидение": 9,
+    "Социальное обслуживание и защита": 10,
+    "Строительство и архитектура": 11,
+    "Торговля": 13,
+    "Экономика и бизнес": 14,
+    "Физическая культура и спорт": 15,
+    "Мусор/Свалки/ТКО": 16,
+    "Экология": 16,
+}
 
 
 def test_sector_accuracy_on_kursk_appeals() -> None:
