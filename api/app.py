@@ -14,7 +14,18 @@ from fastapi.staticfiles import StaticFiles
 from api.deps import AppContext, get_principal
 from api.errors import install_error_handlers
 from api.keys import StoredKeyRing, keys_path
-from api.routes import alerts, health, incidents, indicators, posts, sources, web
+from api.routes import (
+    alerts,
+    content_plan,
+    health,
+    incidents,
+    indicators,
+    pages,
+    posts,
+    reports,
+    sources,
+    web,
+)
 from api.security import install_security
 from index.models import utcnow
 from index.profile import Profile, load_profile
@@ -106,6 +117,9 @@ def create_app(
     app.include_router(incidents.router)
     app.include_router(alerts.router)
     app.include_router(indicators.router)
+    app.include_router(pages.router)
+    app.include_router(content_plan.router)
+    app.include_router(reports.router)
     app.include_router(sources.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")

@@ -83,6 +83,24 @@ class SourceList(BaseModel):
     web_sites: list[str] = Field(default_factory=list)
 
 
+class IndicatorNorms(BaseModel):
+    """Thresholds of the indicators, the pages' health, the content plan and the reports."""
+
+    tension_priorities: list[str] = Field(default_factory=lambda: ["high", "critical"])
+    rating_min_incidents: int = 2  # a recipient is rated only with this many incidents in the period
+    rating_weights: dict[str, float] = Field(
+        default_factory=lambda: {"timeliness": 0.5, "completeness": 0.5}
+    )
+    incident_lookback_days: int = 30  # incidents opened this long before a period may hold its messages
+    rising_change_pct: float = 30.0  # a sector or topic rises from this week-over-week change on
+    rising_min_count: int = 10  # ... when it has at least this many messages
+    page_min_answered_share: float = 0.8  # госпаблик: share of citizen questions and complaints answered
+    page_answer_hours: float = 8.0  # госпаблик: answer time in working hours considered timely
+    page_max_negative_share: float = 0.5  # госпаблик: negative comments above this share need attention
+    plan_history_days: int = 28  # content plan: history used for audience hours and concerns
+    plan_silent_min_count: int = 15  # content plan: citizens' messages a week for a silent sector
+
+
 class PlannedEvent(BaseModel):
     """A planned event the official pages should announce and report (content plan)."""
 
@@ -113,6 +131,7 @@ class Profile(BaseModel):
     )
     officials: list[str] = Field(default_factory=list)  # names and posts of officials ("глава города")
     events: list[PlannedEvent] = Field(default_factory=list)  # planned events for the content plan
+    indicators: IndicatorNorms = Field(default_factory=IndicatorNorms)
 
     @model_validator(mode="after")
     def _check_references(self) -> Profile:

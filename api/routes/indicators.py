@@ -1,4 +1,4 @@
-"""Monitoring indicators for a period."""
+"""Monitoring indicators for a period and a slice."""
 
 from __future__ import annotations
 
@@ -10,18 +10,23 @@ from fastapi import APIRouter, Query
 from api.deps import ContextDep, IndicatorsReader, NowDep
 from api.indicators import compute_indicators
 from api.periods import resolve_period
-from api.schemas import IndicatorsPublic
+from risk.indicators import Indicators, Slice
 
 router = APIRouter(prefix="/indicators", tags=["показатели"])
+
+_TEXT = {"max_length": 200}
 
 
 @router.get(
     "",
-    response_model=IndicatorsPublic,
+    response_model=Indicators,
     summary="Показатели за период",
-    description="Объём сообщений по секторам, территориям и дням (в часовом поясе профиля), изменение "
-    "к предыдущему периоду той же длины, инциденты: открыто, отвечено в срок, просрочено, открыто сейчас. "
-    "По умолчанию — последние 7 дней.",
+    description="Объём сообщений и его изменение к предыдущему периоду той же длины (по секторам, "
+    "территориям, источникам и дням в часовом поясе профиля), доли по типам и тональности, темы, индекс "
+    "социальной напряжённости, инциденты (открыто, отвечено в срок, просрочено, время до первого ответа в "
+    "рабочих часах, окончательные ответы, удовлетворённость) и рейтинг исполнителей. Срез — любые из "
+    "параметров sector, topic, territory, source, recipient, page. По умолчанию — последние 7 дней. "
+    "Формулы — в docs/indicators.md.",
 )
 def indicators(
     ctx: ContextDep,
@@ -29,7 +34,16 @@ def indicators(
     _: IndicatorsReader,
     since: Annotated[datetime | None, Query(description="Начало периода (включительно)")] = None,
     until: Annotated[datetime | None, Query(description="Конец периода (не включительно)")] = None,
-) -> IndicatorsPublic:
-    """Return the indicators for [since, until)."""
+    sector: Annotated[str | None, Query(description="Сектор", **_TEXT)] = None,
+    topic: Annotated[str | None, Query(description="Тема", **_TEXT)] = None,
+    territory: Annotated[str | None, Query(description="id территории (с вложенными)", **_TEXT)] = None,
+    source: Annotated[str | None, Query(description="Источник: vk, tg, ok, web...", **_TEXT)] = None,
+    recipient: Annotated[str | None, Query(description="id исполнителя", **_TEXT)] = None,
+    page: Annotated[str | None, Query(description="id официальной страницы", **_TEXT)] = None,
+) -> Indicators:
+    """Return the indicators for [since, until) and the slice."""
     start, end = resolve_period(since, until, now)
-    return compute_indicators(ctx.store, start, end, now, ctx.timezone)
+    sl = Slice(
+        sector=sector, topic=topic, territory=territory, source=source, recipient=recipient, page_id=page
+    )
+    return compute_indicators(ctx.store, start, end, now, ctx.timezone, ctx.profile, sl)

@@ -92,14 +92,20 @@ def test_indicators_for_a_period(client: TestClient, sqlite_store: SqliteStore) 
         {"day": "2024-03-05", "count": 3},
         {"day": "2024-03-06", "count": 0},
     ]
-    assert body["incidents"] == {
+    expected = {
         "opened": 4,
         "answered": 2,
         "answered_on_time": 1,
         "overdue": 1,
         "open": 3,
         "share_answered_on_time": 0.25,
+        # Working hours (Moscow, 9-18, lunch 13-14): 13:00→18:00 is 4 h, 15:00→20:00 is 3 h.
+        "first_answer_avg_hours": 3.5,
+        "first_answer_median_hours": 3.5,
+        "final_answered": 1,
+        "share_final": 0.25,
     }
+    assert {k: body["incidents"][k] for k in expected} == expected
 
 
 def test_default_period_is_last_seven_days_to_now(client: TestClient, sqlite_store: SqliteStore) -> None:
