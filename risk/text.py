@@ -17,8 +17,9 @@ MAX_RAW_CHARS = 4 * MAX_TEXT_CHARS
 LEMMA_CACHE_SIZE = 200_000
 
 _BLOCK_TAG = re.compile(r"<\s*(?:br|/p|/div|/li|/h[1-6]|/tr|p|div|li)\b[^>]{0,500}>", re.IGNORECASE)
-_SCRIPT = re.compile(r"<\s*(script|style)\b[^>]{0,500}>.{0,100000}?<\s*/\s*\1\s*>", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,1000}>|<!--.{0,10000}?-->", re.DOTALL)
+_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,1000}>")
+#: Blocks whose content is not text: (opening marker, closing marker), lowercase.
+_BLOCKS = (("<!--", "-->"), ("<script", "</script>"), ("<style", "</style>"))
 _VK_MENTION = re.compile(r"\[(?:id|club|public|event)\d{1,20}\|([^\]\[]{0,200})\]")
 _VK_AT_MENTION = re.compile(r"@(?:id|club|public)\d{1,20}\s*\(([^()]{0,200})\)")
 _URL = re.compile(
@@ -53,7 +54,7 @@ def clean(text: str) -> str:
         return ""
     s = text[:MAX_RAW_CHARS]
     if "<" in s:
-        s = _SCRIPT.sub(" ", s)
+        s = _drop_blocks(s)
         s = _BLOCK_TAG.sub("\n", s)
         s = _TAG.sub(" ", s)
     if "&" in s:
@@ -78,6 +79,37 @@ def clean(text: str) -> str:
         cut = s.rfind(" ", MAX_TEXT_CHARS - 100, MAX_TEXT_CHARS)
         s = s[: cut if cut > 0 else MAX_TEXT_CHARS]
     return s
+
+
+def _drop_blocks(s: str) -> str:
+    """Return `s` without HTML comments, scripts and styles (linear time; an unclosed block loses its tag)."""
+    lower = s.lower()
+    if not any(opener in lower for opener, _ in _BLOCKS):
+        return s
+    next_open = {o: lower.find(o) for o, _ in _BLOCKS}
+    closed = dict.fromkeys((o for o, _ in _BLOCKS), True)  # False once a closer is known to be absent
+    out: list[str] = []
+    pos = 0
+    while True:
+        for o in next_open:
+            if 0 <= next_open[o] < pos:
+                next_open[o] = lower.find(o, pos)
+        live = [(p, o) for o, p in next_open.items() if p >= 0]
+        if not live:
+            break
+        start, opener = min(live)
+        closer = dict(_BLOCKS)[opener]
+        end = lower.find(closer, start + len(opener)) if closed[opener] else -1
+        out.append(s[pos:start])
+        out.append(" ")
+        if end >= 0:
+            pos = end + len(closer)
+        else:
+            closed[opener] = False
+            gt = lower.find(">", start, start + 500)
+            pos = gt + 1 if gt >= 0 and opener != "<!--" else start + len(opener)
+    out.append(s[pos:])
+    return "".join(out)
 
 
 def normalize_word(word: str) -> str:

@@ -121,3 +121,12 @@ def test_phrase_matcher_prefers_longest_and_reports_positions() -> None:
     m.add("нет", 0.5, "neg")
     hits = m.find(analyse("Нет горячей воды, вода ржавая"))
     assert [(h.label, h.start, h.end) for h in hits] == [("neg", 0, 1), ("hot", 1, 3), ("water", 3, 4)]
+
+
+def test_clean_drops_comments_scripts_and_styles_in_linear_time() -> None:
+    assert clean("a<!-- c -->b<script>var x = 1;</script>c<STYLE>p {}</STYLE>d") == "a b c d"
+    assert clean("текст <!-- без конца") == "текст без конца"
+    for hostile in ("<script>" * 12_000, "<!--" * 20_000, "<style>" * 10_000 + "x", "<a " * 30_000):
+        start = time.perf_counter()
+        clean(hostile)
+        assert time.perf_counter() - start < 0.5, hostile[:10]
