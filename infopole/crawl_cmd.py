@@ -17,7 +17,7 @@ from infopole.settings import load_settings
 from worker.collecting import CollectReport, collect_once, inline_sink
 from worker.runtime import build_runtime
 
-#: Exit code of a run that did not finish (paused, rejected credentials, failed, retry needed).
+#: Exit code of a run that did not finish (switched off, paused, rejected credentials, failed, retry).
 EXIT_NOT_DONE = 1
 
 
@@ -54,13 +54,11 @@ def crawl(source: str, once: bool) -> None:
                     raise typer.Exit(code=EXIT_NOT_DONE) from None
                 time.sleep(max(1.0, (exc.delay or 30_000) / 1000))
                 continue
-            typer.echo(_describe(report))
-            if once:
-                if report.status not in ("ok", "disabled"):
-                    raise typer.Exit(code=EXIT_NOT_DONE)
-                return
-            if report.status == "disabled":
+            typer.echo(_describe(report), err=report.status != "ok")
+            if report.status == "disabled" or (once and report.status != "ok"):
                 raise typer.Exit(code=EXIT_NOT_DONE)
+            if once:
+                return
             time.sleep(poll_interval_s(settings, source))
     finally:
         rt.store.close()

@@ -56,6 +56,8 @@ class VkSettings(BaseModel):
     backfill_hours: float = 48.0  # how far back the first run of a wall or a keyword reaches
     comments_days: float = 3.0  # posts younger than this get their new comments collected
     search_overlap_s: int = 900  # a keyword search re-reads this much before the last window's end
+    wall_daily_quota: int = 5000  # wall.get calls per token per day (0: no limit); walls are read in turn
+    search_daily_quota: int = 1000  # newsfeed.search calls per token per day (0: no limit)
 
 
 class TelegramSettings(BaseModel):

@@ -24,6 +24,12 @@ SEARCH_MIN_WINDOW_S = 60
 GROUPS_GET_BY_ID_MAX = 500
 #: Requests per second a user token may make (dev.vk.com/ru/api/api-requests).
 USER_TOKEN_RPS = 3
+#: Calls per user token per day of wall.get and newsfeed.search (VK's per-method daily limits; beyond
+#: them VK answers 29). Not checkable offline: configurable (VK__WALL_DAILY_QUOTA, VK__SEARCH_DAILY_QUOTA).
+WALL_GET_DAILY_QUOTA = 5000
+NEWSFEED_SEARCH_DAILY_QUOTA = 1000
+#: Share of a daily quota the collector plans to use (the rest absorbs re-reads and manual runs).
+QUOTA_SHARE = 0.8
 #: Comments read per post in one run at most (the rest comes next run).
 MAX_COMMENTS_PER_POST = 2000
 #: Pages of one wall read in one run at most (beyond the backfill window nothing is read anyway).

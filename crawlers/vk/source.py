@@ -6,15 +6,19 @@ whole cursor reached so far; the worker queues the items and only then saves the
 1. Resolve screen names of the profile's communities to owner ids (once; cached in the cursor).
 2. Walls: `wall.get` for 25 owners per `execute`; new posts are those above the owner's last seen id
    (the first run reaches back `backfill_hours`). An owner's cursor moves only when its pages are all
-   read, so a run killed midway re-reads, never skips.
+   read, so a run killed midway re-reads, never skips. Official pages are read every run; the other
+   walls take turns so that wall.get stays within its daily quota (`wall_daily_quota`).
 3. Comments: posts younger than `comments_days` whose comment counter changed get all their comments
    re-read (`wall.getComments` with threads; long threads paged by `comment_id`), 25 calls per execute.
 4. Search: `newsfeed.search` per profile keyword over [last window end − overlap, now]; a window that
    holds more than VK's 1,000-result cap is split in halves until it fits. Results pass through the
    relevance rules; the keyword's cursor moves to a window's end once the window is fully read.
+   Keywords take turns within newsfeed.search's daily quota; a keyword's window always starts where
+   its last one ended, so a skipped turn makes the next window longer, never leaves a gap.
 
 Cursor: {"resolved": {name: owner_id}, "walls": {owner_id: max_post_id}, "since": {owner_id: unix_s
-the first backfill began}, "comments": {"owner_post": [count, date]}, "search": {keyword: until_unix_s}}.
+the first backfill began}, "comments": {"owner_post": [count, date]}, "search": {keyword: until_unix_s},
+"turn": {"walls": next wall in turn, "search": next keyword in turn}}.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from crawlers.base import Batch, SourceNotConfigured, register_source
 from crawlers.ratelimit import make_rate_limiter
@@ -38,10 +42,13 @@ from crawlers.vk.constants import (
     GROUPS_GET_BY_ID_MAX,
     MAX_COMMENTS_PER_POST,
     MAX_WALL_PAGES,
+    NEWSFEED_SEARCH_DAILY_QUOTA,
     NEWSFEED_SEARCH_MAX_COUNT,
     NEWSFEED_SEARCH_RESULT_CAP,
+    QUOTA_SHARE,
     SEARCH_MIN_WINDOW_S,
     THREAD_ITEMS_MAX_COUNT,
+    WALL_GET_DAILY_QUOTA,
     WALL_GET_MAX_COUNT,
 )
 from crawlers.vk.errors import VkObjectError
@@ -97,6 +104,9 @@ class VkOptions:
     wall_count: int = WALL_GET_MAX_COUNT
     comments_count: int = COMMENTS_MAX_COUNT
     search_count: int = NEWSFEED_SEARCH_MAX_COUNT
+    poll_interval_s: int = 600
+    wall_daily_quota: int = WALL_GET_DAILY_QUOTA
+    search_daily_quota: int = NEWSFEED_SEARCH_DAILY_QUOTA
 
     @classmethod
     def from_settings(cls, vk: VkSettings) -> VkOptions:
@@ -105,7 +115,28 @@ class VkOptions:
             backfill_hours=vk.backfill_hours,
             comments_days=vk.comments_days,
             search_overlap_s=vk.search_overlap_s,
+            poll_interval_s=vk.poll_interval_s,
+            wall_daily_quota=vk.wall_daily_quota,
+            search_daily_quota=vk.search_daily_quota,
         )
+
+    def per_run(self, daily_quota: int) -> int | None:
+        """Return how many calls of a method one run may plan under its daily quota (None: no limit)."""
+        if daily_quota <= 0:
+            return None
+        return max(1, int(daily_quota * QUOTA_SHARE * self.poll_interval_s / 86_400))
+
+
+T = TypeVar("T")
+
+
+def rotate(items: list[T], start: int, take: int | None) -> tuple[list[T], int]:
+    """Return up to `take` items of a circular list from `start`, and where the next turn starts."""
+    if take is None or take >= len(items) or not items:
+        return list(items), 0
+    start %= len(items)
+    chosen = [items[(start + i) % len(items)] for i in range(take)]
+    return chosen, (start + take) % len(items)
 
 
 @dataclass
@@ -241,7 +272,16 @@ class VkSource:
         first_since = int((now - timedelta(hours=self.options.backfill_hours)).timestamp())
         comment_since = int((now - timedelta(days=self.options.comments_days)).timestamp())
         seen: dict[str, tuple[int, int, int]] = {}
-        queue: list[tuple[int, int]] = [(owner, 0) for owner in owners]
+        # Official pages every run; the other walls in turn, within wall.get's daily quota.
+        turns: dict[str, int] = cursor.setdefault("turn", {})
+        pages = [o for o, page in owners.items() if page]
+        budget = self.options.per_run(self.options.wall_daily_quota)
+        others, turns["walls"] = rotate(
+            [o for o, page in owners.items() if not page],
+            _int_or(turns.get("walls"), 0),
+            None if budget is None else max(0, budget - len(pages)),
+        )
+        queue: list[tuple[int, int]] = [(owner, 0) for owner in [*pages, *others]]
         top: dict[int, int] = {}
         while queue:
             round_, queue = queue[:EXECUTE_MAX_CALLS], queue[EXECUTE_MAX_CALLS:]
@@ -432,7 +472,13 @@ class VkSource:
         """Search every keyword over its new time window, splitting windows that exceed the cap."""
         done: dict[str, int] = cursor.setdefault("search", {})
         end = int(now.timestamp())
-        for keyword in self.keywords:
+        turns: dict[str, int] = cursor.setdefault("turn", {})
+        keywords, turns["search"] = rotate(
+            self.keywords,
+            _int_or(turns.get("search"), 0),
+            self.options.per_run(self.options.search_daily_quota),
+        )
+        for keyword in keywords:
             until = done.get(keyword)
             start = (
                 until - self.options.search_overlap_s

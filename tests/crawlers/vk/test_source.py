@@ -222,3 +222,29 @@ def test_backfill_limits_the_first_run(make_source: Callable[..., VkSource]) -> 
     ]
     assert {i["id"] for i in admin} == {5118, 5119, 5120}  # posts every 20 min: the last hour only
     assert all(i["date"] >= NOW_TS - int(timedelta(hours=1).total_seconds()) for i in admin)
+
+
+def test_walls_and_keywords_take_turns_within_daily_quotas(
+    make_source: Callable[..., VkSource], world: World
+) -> None:
+    # 3 wall.get a day at one run a day: 2 per run — the official page and one community in turn.
+    state = SourceState(name="vk")
+    read: list[set[int]] = []
+    asked: list[list[str]] = []
+    for _ in range(4):
+        before = len(world.log)
+        source = make_source(poll_interval_s=86_400, wall_daily_quota=3, search_daily_quota=1)
+        source.keywords = ["Тестовск", "Заречье"]
+        run(source, state)
+        calls = world.log[before:]
+        read.append({c["owner_id"] for _, m, p in calls if m == "execute" for c in _all_wall_calls(p["code"])})
+        asked.append([p["q"] for _, m, p in calls if m == "newsfeed.search"])
+    assert read == [{ADMIN, PODSL}, {ADMIN, CLUB}, {ADMIN, -218430999}, {ADMIN, PODSL}]
+    assert [a[0] for a in asked] == ["Тестовск", "Заречье", "Тестовск", "Заречье"]
+
+
+def _all_wall_calls(code: str) -> list[dict[str, Any]]:
+    import json
+    import re
+
+    return [json.loads(args) for args in re.findall(r"API\.wall\.get\((\{.*?\})\)", code)]
