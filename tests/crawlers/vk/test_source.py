@@ -237,7 +237,9 @@ def test_walls_and_keywords_take_turns_within_daily_quotas(
         source.keywords = ["Тестовск", "Заречье"]
         run(source, state)
         calls = world.log[before:]
-        read.append({c["owner_id"] for _, m, p in calls if m == "execute" for c in _all_wall_calls(p["code"])})
+        read.append(
+            {c["owner_id"] for _, m, p in calls if m == "execute" for c in _all_wall_calls(p["code"])}
+        )
         asked.append([p["q"] for _, m, p in calls if m == "newsfeed.search"])
     assert read == [{ADMIN, PODSL}, {ADMIN, CLUB}, {ADMIN, -218430999}, {ADMIN, PODSL}]
     assert [a[0] for a in asked] == ["Тестовск", "Заречье", "Тестовск", "Заречье"]
