@@ -110,8 +110,16 @@ def page_norm(page: OfficialPage, profile: Profile) -> int:
     return profile.posting_norms[page.category]
 
 
+#: Fields the profile owns (how the centre classifies a page); the collectors refresh the others.
+PROFILE_FIELDS = frozenset({"id", "network", "name", "url", "category", "norm_per_week"})
+
+
 def official_pages(profile: Profile, stored: Sequence[OfficialPage]) -> list[OfficialPage]:
-    """Return the profile's pages, each replaced by its stored copy (collectors refresh it), then the rest."""
+    """Return the profile's pages refreshed by their stored copies (collectors), then the other stored ones.
+
+    The profile's classification (category, norm, name, url) wins; what a collector saw (subscribers,
+    marks, description, contacts, requirements) wins when it is known.
+    """
     by_id = {p.id: p for p in stored}
     out = []
     for page in profile.pages:
@@ -119,12 +127,12 @@ def official_pages(profile: Profile, stored: Sequence[OfficialPage]) -> list[Off
         if fresh is None:
             out.append(page)
             continue
-        missing = {
-            name: getattr(page, name)
+        update = {
+            name: getattr(fresh, name)
             for name in type(page).model_fields
-            if getattr(fresh, name) in (None, []) and getattr(page, name) not in (None, [])
+            if name not in PROFILE_FIELDS and getattr(fresh, name) not in (None, [])
         }
-        out.append(fresh.model_copy(update=missing))
+        out.append(page.model_copy(update=update))
     return out + sorted(by_id.values(), key=lambda p: p.id)
 
 
