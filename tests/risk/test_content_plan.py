@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -123,7 +124,7 @@ def test_slot_days_follow_the_norm() -> None:
     assert slot_days(3) == [(0, 0), (2, 0), (4, 0)]
     assert [d for d, _ in slot_days(5)] == [0, 1, 2, 3, 4]
     assert len(slot_days(9)) == 9 and slot_days(9).count((0, 1)) == 1
-    assert best_hours({19: 24, 10: 4, 3: 50}) == [19, 10]  # night hours are never offered
+    assert best_hours(Counter({19: 24, 10: 4, 3: 50})) == [19, 10]  # night hours are never offered
 
 
 def test_plan_places_slots_at_the_audience_hour_and_ranks_topics(filled: SqliteStore) -> None:

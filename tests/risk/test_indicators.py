@@ -106,6 +106,7 @@ def fill(store: SqliteStore) -> dict[str, str]:
             published_at=at(5, 13),
             page_id="vk-admin",
             is_official=True,
+            author_name="Администрация Тестовска",
         ),
         "p6": make_post(
             sector="благоустройство",
@@ -146,6 +147,7 @@ def fill(store: SqliteStore) -> dict[str, str]:
         topic=None,
         published_at=at(4, 12),
         is_official=True,
+        author_name="Администрация Тестовска",
         parent_id=p["p1"].id,
         thread_id=p["p1"].id,
     )
