@@ -24,7 +24,7 @@ def run(
     host: Annotated[str, typer.Option("--host", help="Адрес, на котором слушает API.")] = "127.0.0.1",
     speed: Annotated[
         float, typer.Option("--speed", help="Сжатие времени демо-потока: секунд потока в секунду.")
-    ] = 2880.0,
+    ] = 4000.0,
     workers: Annotated[int, typer.Option("--workers", help="Число процессов-обработчиков.")] = 1,
 ) -> None:
     """Запустить встроенный стек: хранилище, брокер, обработчики, планировщик, API и веб-интерфейс."""
@@ -112,6 +112,39 @@ def crawl(
     crawl_source(source, once)
 
 
+@app.command("import")
+def import_export(
+    kind: Annotated[str, typer.Argument(help="Что импортировать: im («Инцидент Менеджмент») или pos (ПОС).")],
+    file: Annotated[Path, typer.Argument(help="Файл выгрузки: XLSX или CSV.")],
+) -> None:
+    """Импортировать выгрузку ИМ или ПОС: сообщения и история инцидентов попадут в хранилище."""
+    from crawlers.imports import ImportFileError, importer
+    from index.models import utcnow
+    from index.profile import ProfileError, load_profile
+    from infopole.settings import load_settings
+    from risk.understand import Understander
+    from worker.runtime import open_store, profile_path
+
+    try:
+        run_import = importer(kind)
+        settings = load_settings()
+        profile = load_profile(profile_path(settings))
+    except (ImportFileError, ProfileError, ValueError) as exc:
+        typer.echo(f"ошибка: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings)
+    try:
+        report = run_import(file, store, profile, Understander(profile), utcnow())
+    except ImportFileError as exc:
+        typer.echo(f"ошибка: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    finally:
+        store.close()
+    for line in report.lines():
+        typer.echo(line)
+
+
 keys_app = typer.Typer(
     help="Ключи доступа к API и веб-интерфейсу: хранятся только их хеши (SHA-256) в папке данных.",
     no_args_is_help=True,
@@ -151,39 +184,6 @@ def keys_revoke(
     from infopole.keys_cmd import revoke
 
     revoke(key_id)
-
-
-@app.command("import")
-def import_export(
-    kind: Annotated[str, typer.Argument(help="Что импортировать: im («Инцидент Менеджмент») или pos (ПОС).")],
-    file: Annotated[Path, typer.Argument(help="Файл выгрузки: XLSX или CSV.")],
-) -> None:
-    """Импортировать выгрузку ИМ или ПОС: сообщения и история инцидентов попадут в хранилище."""
-    from crawlers.imports import ImportFileError, importer
-    from index.models import utcnow
-    from index.profile import ProfileError, load_profile
-    from infopole.settings import load_settings
-    from risk.understand import Understander
-    from worker.runtime import open_store, profile_path
-
-    try:
-        run_import = importer(kind)
-        settings = load_settings()
-        profile = load_profile(profile_path(settings))
-    except (ImportFileError, ProfileError, ValueError) as exc:
-        typer.echo(f"ошибка: {exc}", err=True)
-        raise typer.Exit(code=2) from exc
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings)
-    try:
-        report = run_import(file, store, profile, Understander(profile), utcnow())
-    except ImportFileError as exc:
-        typer.echo(f"ошибка: {exc}", err=True)
-        raise typer.Exit(code=2) from exc
-    finally:
-        store.close()
-    for line in report.lines():
-        typer.echo(line)
 
 
 # Scale-out: Elasticsearch and Kibana ------------------------------------------------------------
@@ -311,6 +311,57 @@ def kibana_load(
     except (KibanaError, OSError, ValueError) as exc:
         raise _fail(exc) from exc
     typer.echo(f"в Kibana загружено объектов: {result.success_count}")
+
+
+report_app = typer.Typer(help="Справки и еженедельная аналитическая записка (DOCX, Markdown, PDF).")
+app.add_typer(report_app, name="report")
+
+_FORMAT_HELP = "Формат: docx (с графиками), md, pdf (нужен LibreOffice) или json."
+
+
+@report_app.command("reference")
+def report_reference(
+    out: Annotated[Path, typer.Option("--out", help="Куда записать документ.")],
+    since: Annotated[str | None, typer.Option("--since", help="Начало периода, ГГГГ-ММ-ДД[ТЧЧ:ММ].")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Конец периода (не включительно).")] = None,
+    sector: Annotated[str | None, typer.Option("--sector", help="Сектор.")] = None,
+    topic: Annotated[str | None, typer.Option("--topic", help="Тема.")] = None,
+    territory: Annotated[str | None, typer.Option("--territory", help="id территории из профиля.")] = None,
+    source: Annotated[str | None, typer.Option("--source", help="Источник: vk, tg, ok, web...")] = None,
+    fmt: Annotated[str, typer.Option("--format", help=_FORMAT_HELP)] = "docx",
+    names: Annotated[
+        bool, typer.Option("--names/--no-names", help="Показывать имена жителей (по умолчанию обезличены).")
+    ] = False,
+) -> None:
+    """Справка по теме или сектору, территории и периоду (по умолчанию — последние 7 дней)."""
+    from infopole.report_cmd import write_report
+    from risk.indicators import Slice
+
+    if fmt not in ("docx", "md", "pdf", "json"):
+        raise typer.BadParameter(f"неизвестный формат «{fmt}»: docx, md, pdf или json")
+    sl = Slice(sector=sector, topic=topic, territory=territory, source=source)
+    path = write_report("reference", out, fmt, since, until, sl, names)
+    typer.echo(f"справка записана: {path}")
+
+
+@report_app.command("weekly")
+def report_weekly(
+    out: Annotated[Path, typer.Option("--out", help="Куда записать документ.")],
+    since: Annotated[str | None, typer.Option("--since", help="Начало периода, ГГГГ-ММ-ДД[ТЧЧ:ММ].")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Конец периода (не включительно).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help=_FORMAT_HELP)] = "docx",
+    names: Annotated[
+        bool, typer.Option("--names/--no-names", help="Показывать имена жителей (по умолчанию обезличены).")
+    ] = False,
+) -> None:
+    """Еженедельная аналитическая записка (по умолчанию — последняя полная неделя)."""
+    from infopole.report_cmd import write_report
+    from risk.indicators import Slice
+
+    if fmt not in ("docx", "md", "pdf", "json"):
+        raise typer.BadParameter(f"неизвестный формат «{fmt}»: docx, md, pdf или json")
+    path = write_report("weekly", out, fmt, since, until, Slice(), names)
+    typer.echo(f"записка записана: {path}")
 
 
 if __name__ == "__main__":
