@@ -74,6 +74,7 @@ def test_long_running_services_have_healthchecks(services: dict[str, Any]) -> No
         assert check["test"] and check["retries"] >= 10, name
     assert "wait_for_status=yellow" in " ".join(services["elasticsearch"]["healthcheck"]["test"])
     assert '"level":"available"' in " ".join(services["kibana"]["healthcheck"]["test"])
+    assert services["kibana"]["environment"]["STATUS_ALLOWANONYMOUS"] == "true"  # no credentials in the check
 
 
 def test_dependencies_wait_for_health_and_setup(services: dict[str, Any]) -> None:
