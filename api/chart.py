@@ -1,4 +1,4 @@
-"""Lay out a stacked bar chart of message volume by day and sector as plain shapes for an inline SVG."""
+"""Lay out charts as plain shapes for inline SVG: stacked and single columns, ranked bars, heat colours."""
 
 from __future__ import annotations
 
@@ -130,3 +130,115 @@ def stacked_chart(
     for value in sorted({0, axis_max // 2, axis_max}):
         chart.y_labels.append(Label(left - 6, round(bottom - value * scale + 4, 1), str(value)))
     return chart
+
+
+#: Colour of plain bars and of highlighted ones (a spike's hours).
+BAR_COLOUR = "#457b9d"
+HIGHLIGHT_COLOUR = "#d62728"
+#: Sequential palette of the heat map, from calm to hot.
+HEAT_PALETTE = ("#fff5eb", "#fee6ce", "#fdd0a2", "#fdae6b", "#fd8d3c", "#f16913", "#d94801", "#8c2d04")
+
+
+@dataclass(frozen=True)
+class HBarRow:
+    """One row of a horizontal bar chart: label, value, bar geometry and an optional link."""
+
+    label: str
+    value: int
+    y: float
+    width: float
+    color: str
+    href: str | None = None
+    note: str = ""  # shown after the value, e.g. a share
+
+
+@dataclass
+class HBarChart:
+    """A horizontal bar chart (ranked slices: sectors, territories, sources, topics)."""
+
+    width: int
+    height: int
+    label_width: float
+    bar_height: float
+    rows: list[HBarRow] = field(default_factory=list)
+    total: int = 0
+
+
+def hbar_chart(
+    items: list[tuple[str, int]],
+    width: int = 560,
+    label_width: int = 220,
+    bar_height: int = 18,
+    hrefs: list[str | None] | None = None,
+    notes: list[str] | None = None,
+) -> HBarChart:
+    """Return a horizontal bar chart of `items` (label, value) in the given order, bars scaled to the max."""
+    gap = 6
+    chart = HBarChart(
+        width=width,
+        height=max(len(items), 1) * (bar_height + gap) + gap,
+        label_width=label_width,
+        bar_height=bar_height,
+        total=sum(v for _, v in items),
+    )
+    top = max((v for _, v in items), default=0) or 1
+    room = width - label_width - (200 if notes else 60)  # the value (and note) is written after the bar
+    for i, (label, value) in enumerate(items):
+        chart.rows.append(
+            HBarRow(
+                label=label,
+                value=value,
+                y=gap + i * (bar_height + gap),
+                width=round(max(value, 0) / top * room, 1),
+                color=PALETTE[i % (len(PALETTE) - 1)] if hrefs is None else BAR_COLOUR,
+                href=hrefs[i] if hrefs else None,
+                note=notes[i] if notes else "",
+            )
+        )
+    return chart
+
+
+def column_chart(
+    labels: list[str],
+    values: list[int],
+    highlight: set[int] | None = None,
+    titles: list[str] | None = None,
+    width: int = 760,
+    height: int = 200,
+    max_ticks: int = 12,
+) -> Chart:
+    """Return a one-series column chart (hourly or daily counts); columns in `highlight` are red."""
+    left, right, top, bottom = 40.0, width - 36.0, 10.0, height - 30.0
+    chart = Chart(width, height, top, bottom, left, right)
+    chart.total = sum(values)
+    axis_max = _nice_max(max(values, default=0))
+    scale = (bottom - top) / axis_max
+    slot = (right - left) / max(len(values), 1)
+    bar_width = max(slot * 0.8, 1.0)
+    every = max(1, -(-len(labels) // max_ticks))  # ceil: at most max_ticks labels
+    marked = highlight or set()
+    for i, value in enumerate(values):
+        x = left + i * slot + (slot - bar_width) / 2
+        h = value * scale
+        colour = HIGHLIGHT_COLOUR if i in marked else BAR_COLOUR
+        title = titles[i] if titles else f"{labels[i]} — {value}"
+        chart.bars.append(
+            Bar(round(x, 1), round(bottom - h, 1), round(bar_width, 1), round(h, 1), colour, title)
+        )
+        if i % every == 0:
+            chart.x_labels.append(Label(round(x + bar_width / 2, 1), bottom + 16, labels[i]))
+    for value in sorted({0, axis_max // 2, axis_max}):
+        chart.y_labels.append(Label(left - 6, round(bottom - value * scale + 4, 1), str(value)))
+    return chart
+
+
+def heat_colour(share: float) -> str:
+    """Return the heat-map colour of `share` in [0, 1] (0 is the calmest)."""
+    clipped = min(max(share, 0.0), 1.0)
+    return HEAT_PALETTE[min(int(clipped * len(HEAT_PALETTE)), len(HEAT_PALETTE) - 1)]
+
+
+def text_colour(background: str) -> str:
+    """Return black or white, whichever reads better on `background` (#rrggbb)."""
+    r, g, b = (int(background[i : i + 2], 16) for i in (1, 3, 5))
+    return "#1d2733" if 0.299 * r + 0.587 * g + 0.114 * b > 150 else "#ffffff"

@@ -1,82 +1,86 @@
-"""The built-in Russian web UI: login form, main page, alert acknowledgement, logout."""
+"""The built-in Russian web UI: login form, main page, alert acknowledgement, logout, and the role pages.
+
+Every page is server-rendered (Jinja2, autoescaped) with inline SVG charts; no scripts (the CSP forbids
+them), so every action is a plain HTML form. The role pages live in api/routes/*_web.py and are
+included into this router.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import parse_qs
 
-import jinja2
 from fastapi import APIRouter, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import HTMLResponse, Response
 
 from api.auth import API_KEY_COOKIE, Permission
 from api.dashboard import build_dashboard
 from api.deps import ContextDep, OptionalPrincipalDep
+from api.routes import analyst_web, incidents_web, info_web, reports_web
+from api.views.common import (
+    TEMPLATES_DIR,
+    build_layout,
+    login_page,
+    message_page,
+    read_form,
+    render,
+    safe_next,
+    see_other,
+    templates,
+)
+from api.views.head import tension_tile
 from index.store import NotFound, StoreUnavailable
 
-#: Folder with the Jinja2 templates.
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "web" / "templates"
+__all__ = ["STATIC_DIR", "TEMPLATES_DIR", "router", "templates"]
+
 #: Folder served under /static.
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 #: How often the main page reloads itself.
 REFRESH_S = 10
-#: Largest login form body read.
-_MAX_FORM_BYTES = 4096
 
-templates = Jinja2Templates(
-    env=jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
+#: The site icon (SVG), served at /favicon.ico so browsers find it without a request that fails.
+FAVICON_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" '
+    'fill="#1d3557"/><path d="M6 24 L12 14 L17 19 L26 8" stroke="#f4a261" stroke-width="3" '
+    'fill="none"/></svg>'
 )
 
 router = APIRouter(include_in_schema=False)
 
 
-def _see_main() -> RedirectResponse:
-    """Return a redirect to the main page after a form post."""
-    return RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
-
-
-def _message(request: Request, heading: str, message: str, code: int) -> HTMLResponse:
-    """Return a small Russian message page."""
-    return templates.TemplateResponse(
-        request, "message.html", {"heading": heading, "message": message}, status_code=code
-    )
-
-
-def _login_page(request: Request, error: str | None = None, code: int = 200) -> HTMLResponse:
-    """Return the login form, with an error when given."""
-    response = templates.TemplateResponse(request, "login.html", {"error": error}, status_code=code)
-    if request.cookies.get(API_KEY_COOKIE):
-        response.delete_cookie(API_KEY_COOKIE, path="/")
-    return response
+@router.get("/favicon.ico", name="favicon")
+def favicon() -> Response:
+    """Return the site icon (no key needed)."""
+    return Response(FAVICON_SVG, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
 
 
 @router.get("/", name="index", response_class=HTMLResponse)
 def index(request: Request, ctx: ContextDep, principal: OptionalPrincipalDep) -> Response:
     """Show the main page to a logged-in user, else the login form."""
     if principal is None:
-        return _login_page(request)
+        return login_page(request)
+    layout = build_layout(ctx, principal, "index")
     try:
         page = build_dashboard(ctx, principal)
+        tension = tension_tile(ctx, principal)
     except StoreUnavailable:
-        return _message(
-            request, "Хранилище недоступно", "Данные временно недоступны, страница обновится сама.", 503
+        return message_page(
+            request, "Хранилище недоступно", "Данные временно недоступны, обновите страницу позже.", 503
         )
-    return templates.TemplateResponse(request, "main.html", {"page": page, "refresh_s": REFRESH_S})
+    return render(
+        request,
+        "main.html",
+        {"page": page, "layout": layout, "refresh_s": REFRESH_S, "tension": tension},
+    )
 
 
 @router.post("/login", name="login", response_class=HTMLResponse)
 async def login(request: Request, ctx: ContextDep) -> Response:
-    """Check the key from the form and set the HttpOnly, SameSite=Strict cookie."""
-    body = (await request.body())[:_MAX_FORM_BYTES].decode("utf-8", errors="replace")
-    key = (parse_qs(body).get("key") or [""])[0].strip()
+    """Check the key from the form, set the HttpOnly, SameSite=Strict cookie and go where the user was."""
+    form = await read_form(request)
+    key = form.get("key", "").strip()
     if ctx.keys.authenticate(key) is None:
-        return _login_page(request, "Неверный ключ доступа.", status.HTTP_401_UNAUTHORIZED)
-    response = _see_main()
+        return login_page(request, "Неверный ключ доступа.", status.HTTP_401_UNAUTHORIZED)
+    response = see_other(safe_next(form.get("next")))
     response.set_cookie(
         API_KEY_COOKIE,
         key,
@@ -91,22 +95,30 @@ async def login(request: Request, ctx: ContextDep) -> Response:
 @router.post("/logout", name="logout")
 def logout() -> Response:
     """Forget the login cookie and return to the login form."""
-    response = _see_main()
+    response = see_other("/")
     response.delete_cookie(API_KEY_COOKIE, path="/", httponly=True, samesite="strict")
     return response
 
 
 @router.post("/ui/alerts/{alert_id}/ack", name="ui_ack_alert")
-def ui_ack_alert(
+async def ui_ack_alert(
     alert_id: str, request: Request, ctx: ContextDep, principal: OptionalPrincipalDep
 ) -> Response:
-    """Acknowledge an alert from the «Принято» button and return to the main page."""
+    """Acknowledge an alert from the «Принято» button and return to the page it was pressed on."""
     if principal is None:
-        return _login_page(request, "Войдите, чтобы принять уведомление.", status.HTTP_401_UNAUTHORIZED)
+        return login_page(request, "Войдите, чтобы принять уведомление.", status.HTTP_401_UNAUTHORIZED)
+    layout = build_layout(ctx, principal, "alerts")
     if not principal.can(Permission.alerts_ack):
-        return _message(request, "Нет прав", "Ваша роль не может принимать уведомления.", 403)
+        return message_page(request, "Нет прав", "Ваша роль не может принимать уведомления.", 403, layout)
+    form = await read_form(request)
     try:
         ctx.store.acknowledge_alert(alert_id, by=principal.actor, at=ctx.now())
     except NotFound:
-        return _message(request, "Не найдено", "Такого уведомления нет.", 404)
-    return _see_main()
+        return message_page(request, "Не найдено", "Такого уведомления нет.", 404, layout)
+    return see_other(safe_next(form.get("next")))
+
+
+router.include_router(incidents_web.router)
+router.include_router(analyst_web.router)
+router.include_router(info_web.router)
+router.include_router(reports_web.router)
