@@ -18,6 +18,7 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -116,7 +117,7 @@ def build(path: Path, n: int, days: int, seed: int = 1) -> SqliteStore:
     return store
 
 
-def timed(runs: int, fn) -> float:
+def timed(runs: int, fn: Callable[[], object]) -> float:
     """Return the median seconds of `runs` calls of `fn`."""
     samples = []
     for _ in range(runs):
