@@ -88,9 +88,7 @@ class IndicatorNorms(BaseModel):
 
     tension_priorities: list[str] = Field(default_factory=lambda: ["high", "critical"])
     rating_min_incidents: int = 2  # a recipient is rated only with this many incidents in the period
-    rating_weights: dict[str, float] = Field(
-        default_factory=lambda: {"timeliness": 0.5, "completeness": 0.5}
-    )
+    rating_weights: dict[str, float] = Field(default_factory=lambda: {"timeliness": 0.5, "completeness": 0.5})
     incident_lookback_days: int = 30  # incidents opened this long before a period may hold its messages
     rising_change_pct: float = 30.0  # a sector or topic rises from this week-over-week change on
     rising_min_count: int = 10  # ... when it has at least this many messages
