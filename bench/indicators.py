@@ -1,10 +1,15 @@
 """Benchmark the /indicators queries for a 30-day period over 1,000,000 posts on the sqlite backend.
 
 The store is filled by SqliteStore.upsert_posts in batches of 10,000 (posts spread over the 30 days
-before END, Zipf-like sectors and territories, 4 sources), then the counts() calls /indicators makes —
-hourly counts by sector and territory over the period and the hourly total of the previous period — are
-timed together as one "indicators request". Reported: p50 and p95 of `--calls` requests, median over
-`--runs` runs.
+before END, Zipf-like sectors and territories, 4 sources). One "indicators request" is the counts()
+calls risk.indicators makes: hourly counts by sector, territory and source over the period and over
+the previous period of the same length. Timed three ways, p50 and p95 of `--calls` requests, median
+over `--runs` runs:
+
+- cold: a new store each request (nothing cached: every rollup row of both periods read);
+- warm: one store, nothing written between requests (the API refreshing a dashboard);
+- with ingest: another store on the same file (as a worker process) upserts 500 posts into the last
+  hours before each request, so those hours are read again.
 
 Usage: .venv/bin/python bench/indicators.py [--posts 1000000] [--days 30] [--calls 50] [--runs 5]
        [--keep FILE]
@@ -17,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.store import END, make_posts
 from index.sqlite import SqliteStore
-from index.store import Store
+from index.store import CountField, Store
 
 #: Posts per upsert while filling the store.
 FILL_BATCH = 10_000
@@ -45,20 +51,58 @@ def fill(store: SqliteStore, posts: int, days: int) -> float:
 def indicators_request(store: Store, days: int) -> int:
     """Run the counts() calls of /indicators for the last `days` days; return the rows read."""
     since, until = END - timedelta(days=days), END
-    rows = store.counts(since, until, by=("sector", "territory"), bucket="hour")
-    previous = store.counts(since - (until - since), since, by=(), bucket="hour")
+    by: tuple[CountField, ...] = ("sector", "territory", "source")
+    rows = store.counts(since, until, by=by, bucket="hour")
+    previous = store.counts(since - (until - since), since, by=by, bucket="hour")
     return len(rows) + len(previous)
 
 
-def latency(store: Store, days: int, calls: int) -> tuple[float, float, int]:
-    """Return p50 and p95 in ms of `calls` indicators requests, and the rows of one."""
+def percentiles(times: list[float]) -> tuple[float, float]:
+    """Return p50 and p95 of `times`."""
+    times = sorted(times)
+    return statistics.median(times), times[min(len(times) - 1, int(0.95 * len(times)))]
+
+
+def timed(
+    request: Callable[[], int], calls: int, before: Callable[[int], None] = lambda _: None
+) -> tuple[float, float, int]:
+    """Return p50 and p95 in ms of `calls` requests (`before(i)` runs untimed first) and rows of one."""
     times, rows = [], 0
-    for _ in range(calls):
+    for i in range(calls):
+        before(i)
         started = time.perf_counter()
-        rows = indicators_request(store, days)
+        rows = request()
         times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, int(0.95 * len(times)))], rows
+    return (*percentiles(times), rows)
+
+
+def run_all(path: Path, days: int, calls: int) -> dict[str, tuple[float, float, int]]:
+    """Return the cold, warm and with-ingest figures of one run."""
+
+    def cold() -> int:
+        store = SqliteStore(path)
+        try:
+            return indicators_request(store, days)
+        finally:
+            store.close()
+
+    reader, writer = SqliteStore(path), SqliteStore(path)
+    fresh = make_posts(500 * calls, 1, seed=99, prefix=f"live{time.time_ns()}")
+
+    def ingest(i: int) -> None:
+        writer.upsert_posts(fresh[i * 500 : (i + 1) * 500])
+
+    try:
+        indicators_request(reader, days)  # warm up
+        figures = {
+            "cold": timed(cold, max(3, calls // 10)),
+            "warm": timed(lambda: indicators_request(reader, days), calls),
+            "with ingest": timed(lambda: indicators_request(reader, days), calls, ingest),
+        }
+    finally:
+        reader.close()
+        writer.close()
+    return figures
 
 
 def main() -> None:
@@ -80,17 +124,15 @@ def main() -> None:
             print(f"filled {args.posts - existing:,} posts at {rate:,.0f} posts/s")
         total = int(store._conn().execute("SELECT count(*) FROM posts").fetchone()[0])
         rollups = int(store._conn().execute("SELECT count(*) FROM rollups").fetchone()[0])
-        p50s, p95s, rows = [], [], 0
-        for _ in range(args.runs):
-            p50, p95, rows = latency(store, args.days, args.calls)
-            p50s.append(p50)
-            p95s.append(p95)
         store.close()
-    print(f"{total:,} posts, {rollups:,} rollup rows; one indicators request reads {rows:,} rows")
-    print(
-        f"indicators ({args.days} days): p50 {statistics.median(p50s):.1f} ms, "
-        f"p95 {statistics.median(p95s):.1f} ms (medians of {args.runs} runs x {args.calls} requests)"
-    )
+        runs = [run_all(path, args.days, args.calls) for _ in range(args.runs)]
+    print(f"{total:,} posts, {rollups:,} rollup rows")
+    for name in ("cold", "warm", "with ingest"):
+        p50 = statistics.median(run[name][0] for run in runs)
+        p95 = statistics.median(run[name][1] for run in runs)
+        rows = runs[-1][name][2]
+        print(f"indicators {name} ({args.days} days, {rows:,} rows): p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+    print(f"(medians of {args.runs} runs x {args.calls} requests; cold: x {max(3, args.calls // 10)})")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from index.models import (
     SourceState,
     as_utc,
 )
+from index.sqlite_counts import HourlyCountsCache, log_hours
 from index.sqlite_schema import GROUP_BITS, GROUPINGS, SchemaTooNew, hour_bucket, migrate, register_functions
 from index.store import (
     AlertQuery,
@@ -169,6 +170,7 @@ class SqliteStore:
         self._forked: list[sqlite3.Connection] = []
         self._pid = os.getpid()
         self._closed = False
+        self._counts_cache = HourlyCountsCache()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -324,6 +326,7 @@ class SqliteStore:
                 [(row.lemmas, row.id) for row in (*new, *changed) if row.lemmas],
             )
             moved = [(*key, delta) for key, delta in deltas.items() if delta]
+            log_hours(conn, [key[1] for key in moved])
             conn.executemany(
                 "INSERT INTO rollups (grouping, bucket, sector, territory, source, count) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (grouping, bucket, sector, territory, source) "
@@ -404,17 +407,16 @@ class SqliteStore:
             raise ValueError(f"неизвестный интервал: {bucket}")
         fields = [name for name in _COUNT_FIELDS if name in by]
         grouping = sum(GROUP_BITS[name] for name in fields)
-        window = "FROM rollups WHERE grouping = ? AND bucket >= ? AND bucket < ?"
         if bucket == "hour":
-            # Rows of one grouping set are already one per bucket and fields, in key order.
-            select = ", ".join(["bucket", *fields, "count"])
-            sql = f"SELECT {select} {window} ORDER BY grouping, bucket, sector, territory, source"
-        else:
-            size, shift = _BUCKET_S[bucket], _EPOCH_SHIFT_S
-            group = ", ".join(["b", *fields])
-            start = f"((bucket + {shift}) / {size}) * {size} - {shift}"
-            select = ", ".join([f"{start} AS b", *fields, "sum(count)"])
-            sql = f"SELECT {select} {window} GROUP BY {group} ORDER BY {group}"
+            # Whole hours from the per-process cache; only hours written since the last call are read.
+            with self._read() as conn:
+                return self._counts_cache.hourly(conn, grouping, fields, hour_bucket(_ts(since)), _ts(until))
+        window = "FROM rollups WHERE grouping = ? AND bucket >= ? AND bucket < ?"
+        size, shift = _BUCKET_S[bucket], _EPOCH_SHIFT_S
+        group = ", ".join(["b", *fields])
+        start = f"((bucket + {shift}) / {size}) * {size} - {shift}"
+        select = ", ".join([f"{start} AS b", *fields, "sum(count)"])
+        sql = f"SELECT {select} {window} GROUP BY {group} ORDER BY {group}"
         with self._guard():
             rows = self._conn().execute(sql, (grouping, hour_bucket(_ts(since)), _ts(until))).fetchall()
         sector_at, territory_at, source_at = (
@@ -461,6 +463,7 @@ class SqliteStore:
                     "DELETE FROM posts_fts WHERE rowid IN (SELECT value FROM json_each(?))", (rowids,)
                 )
                 conn.execute("DELETE FROM posts WHERE rowid IN (SELECT value FROM json_each(?))", (rowids,))
+                log_hours(conn, [key[1] for key in deltas])
                 conn.executemany(
                     "UPDATE rollups SET count = count - ? WHERE grouping = ? AND bucket = ? AND sector = ? "
                     "AND territory = ? AND source = ?",

@@ -144,12 +144,19 @@ _V4 = (
     "CREATE INDEX plan_decisions_week ON plan_decisions(week, slot_id)",
 )
 
+_V5 = (
+    # Hours whose rollups changed, appended by every write, so each process's cache of hourly counts
+    # forgets exactly those hours (index/sqlite_counts.py); writers keep only the recent entries.
+    "CREATE TABLE rollup_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, bucket INTEGER NOT NULL)",
+)
+
 #: Every migration, in order; append new ones, never edit applied ones.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "posts, full text, incidents, alerts, source states, pages", _V1),
     Migration(2, "hourly rollups and the post -> incident map, backfilled", _V2),
     Migration(3, "rollups for every grouping set of sector, territory, source", _V3),
     Migration(4, "content-plan decisions", _V4),
+    Migration(5, "log of the hours whose rollups changed (counts cache)", _V5),
 )
 
 #: The schema version this code writes.
