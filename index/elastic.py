@@ -57,7 +57,7 @@ __all__ = ["BulkWriteError", "ElasticStore", "connect"]
 #: Group-by fields of `counts`, in row order.
 _COUNT_FIELDS: tuple[CountField, ...] = ("sector", "territory", "source")
 #: Buckets of one composite aggregation page (below the default search.max_buckets of 65,536).
-COMPOSITE_PAGE = 10_000
+COMPOSITE_PAGE = 50_000
 #: The deepest from + size a plain search may ask for (index.max_result_window).
 MAX_WINDOW = 10_000
 #: Ids per lookup request.
