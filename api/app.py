@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from api.deps import AppContext, get_principal
 from api.errors import install_error_handlers
 from api.keys import StoredKeyRing, keys_path
+from api.ratelimit import install_rate_limits
 from api.routes import (
     alerts,
     content_plan,
@@ -110,6 +111,7 @@ def create_app(
     )
     app.state.ctx = ctx
     install_error_handlers(app)
+    install_rate_limits(app, settings.api.rate_limit_per_key, settings.api.rate_limit_per_ip)
     install_security(app, settings.api.cors_origins)
 
     app.include_router(health.router)

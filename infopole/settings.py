@@ -11,6 +11,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 #: Values that must never be used as secrets outside development.
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "demo-key", "password"})
 
+#: Prefix of the sample values in .env.example; such a value is a placeholder, not a secret.
+PLACEHOLDER_PREFIX = "replace-with"
+
+
+def is_placeholder(value: str) -> bool:
+    """Return whether `value` is empty, a well-known default or an unchanged .env.example sample."""
+    value = value.strip()
+    return value.lower() in PLACEHOLDER_SECRETS or value.lower().startswith(PLACEHOLDER_PREFIX)
+
+
 #: The API key printed for `make run` in development mode only.
 DEV_API_KEY = "demo-key"
 
@@ -122,6 +132,9 @@ class ApiSettings(BaseModel):
     keys: dict[str, str] = Field(default_factory=dict)  # API key → role (analyst, info_lead, head, ...)
     cors_origins: list[str] = Field(default_factory=list)
     pseudonym_secret: SecretStr = SecretStr("")  # keyed hash for author ids
+    # Rate limits ("N/second|minute|hour", several joined by ";"; empty: no limit), per key and per address.
+    rate_limit_per_key: str = "600/minute"
+    rate_limit_per_ip: str = "1200/minute"
 
 
 class Settings(BaseSettings):
@@ -154,11 +167,15 @@ class Settings(BaseSettings):
             if not self.api.keys:
                 self.api.keys = {DEV_API_KEY: "admin"}
             return self
-        bad = [key for key in self.api.keys if key in PLACEHOLDER_SECRETS or len(key) < 16]
+        bad = [key for key in self.api.keys if is_placeholder(key) or len(key) < 16]
         if not self.api.keys or bad:
             raise ValueError("вне режима разработки нужны API-ключи длиной от 16 символов: задайте API__KEYS")
-        if self.api.pseudonym_secret.get_secret_value() in PLACEHOLDER_SECRETS:
+        if is_placeholder(self.api.pseudonym_secret.get_secret_value()):
             raise ValueError("вне режима разработки задайте API__PSEUDONYM_SECRET")
+        if self.store.backend == "elastic" and is_placeholder(self.store.es_password.get_secret_value()):
+            raise ValueError("вне режима разработки задайте пароль Elasticsearch: STORE__ES_PASSWORD")
+        if self.notify.webhook_url and is_placeholder(self.notify.webhook_secret.get_secret_value()):
+            raise ValueError("вне режима разработки вебхук требует подписи: задайте NOTIFY__WEBHOOK_SECRET")
         return self
 
     @property
