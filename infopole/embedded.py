@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from index.models import as_utc
 from index.store import Store
 from infopole.settings import Settings, load_settings
 
@@ -25,6 +24,8 @@ log = logging.getLogger(__name__)
 WORKER_THREADS = 2
 #: Items per ingest message during replay.
 REPLAY_BATCH = 100
+#: Stream hours the demo sends at once before the live replay (the spike baselines need a day).
+DEMO_WARMUP_HOURS = 24.0
 #: The demo's escalation period (s): stream time runs fast, so overdue checks run often.
 DEMO_ESCALATE_PERIOD_S = 5
 
@@ -109,16 +110,25 @@ class EmbeddedStack:
                 os.killpg(proc.pid, signal.SIGKILL)
         self.processes.clear()
         if self.redis is not None:
+            if os.environ.get("REDIS__URL") == self.env.get("REDIS__URL"):
+                del os.environ["REDIS__URL"]
             self.redis.shutdown()
             self.redis = None
 
 
 def replay_stream(
-    store: Store, stream: Path, speed: float, stop: threading.Event, batch_size: int = REPLAY_BATCH
+    store: Store,
+    stream: Path,
+    speed: float,
+    stop: threading.Event,
+    batch_size: int = REPLAY_BATCH,
+    warmup_hours: float = DEMO_WARMUP_HOURS,
 ) -> int:
     """Send the demo stream to the ingest actor as stream time passes; return items sent.
 
-    Resumes after the offset saved in the store, so a restarted launcher neither skips nor repeats.
+    The first `warmup_hours` of stream time go at once, so the baselines have a day of history when
+    the live part starts. Resumes after the offset saved in the store, so a restarted launcher
+    neither skips nor repeats.
     """
     from crawlers.replay import VirtualClock, iter_stream, replay_batches
     from worker.actors import ingest
@@ -128,11 +138,18 @@ def replay_stream(
     if not items:
         return 0
     state = store.get_source_state(REPLAY_STATE)
-    offset = int(state.cursor.get("offset", 0)) if state else 0
-    start = datetime.fromtimestamp(items[min(offset, len(items) - 1)]["date"], UTC)
-    clock = VirtualClock(as_utc(start), speed)
-    sent = offset
-    for last, batch in replay_batches(items, clock, batch_size=batch_size, start_after=offset):
+    sent = int(state.cursor.get("offset", 0)) if state else 0
+    warmup_end = items[0]["date"] + warmup_hours * 3600
+    while sent < len(items) and items[sent]["date"] < warmup_end and not stop.is_set():
+        batch = items[sent : sent + batch_size]
+        batch = [item for item in batch if item["date"] < warmup_end]
+        ingest.send("demo", batch)
+        sent += len(batch)
+        save_stream_time(store, sent, datetime.fromtimestamp(batch[-1]["date"], UTC), len(items))
+    if sent >= len(items) or stop.is_set():
+        return sent
+    clock = VirtualClock(datetime.fromtimestamp(items[sent]["date"], UTC), speed)
+    for last, batch in replay_batches(items, clock, batch_size=batch_size, start_after=sent):
         if stop.is_set():
             break
         ingest.send("demo", batch)

@@ -34,11 +34,11 @@ def processed(tmp_path_factory: pytest.TempPathFactory):
     """Replay the demo stream with a SIGKILL of the workers in the middle; yield what was stored."""
     data_dir = tmp_path_factory.mktemp("e2e")
     paths = write_demo(data_dir / "demo")
+    saved_env = dict(os.environ)
     os.environ["INFOPOLE_DATA_DIR"] = str(data_dir)
     os.environ["INFOPOLE_BROKER_HEARTBEAT_MS"] = "4000"
-    os.environ.pop("REDIS__URL", None)
-    os.environ.pop("INFOPOLE_CLOCK", None)
-    os.environ.pop("INFOPOLE_PROFILE", None)
+    for name in ("REDIS__URL", "INFOPOLE_CLOCK", "INFOPOLE_PROFILE"):
+        os.environ.pop(name, None)
     settings = Settings()
 
     from infopole.embedded import EmbeddedStack
@@ -76,6 +76,8 @@ def processed(tmp_path_factory: pytest.TempPathFactory):
     finally:
         stack.stop()
         store.close()
+        os.environ.clear()
+        os.environ.update(saved_env)
 
 
 def test_every_post_stored_exactly_once(processed):
