@@ -112,8 +112,8 @@ async def _change(
     if not isinstance(found, Incident):
         return found
     back = f"/ui/incidents/{incident_id}"
-    form = await read_form(request)
     try:
+        form = await read_form(request)
         seen = form_int(form.get("version"), "версия")
         if seen != found.version:
             return message_page(request, "Инцидент изменён", CONFLICT_MESSAGE, 409, layout, back)

@@ -74,9 +74,10 @@ async def decide_slot(
     layout = build_layout(ctx, principal, "plan")
     if principal.recipient_id is not None or not principal.can(Permission.content_plan_write):
         return denied_page(request, layout, "менять контент-план")
-    form = await read_form(request)
-    back = url_with("/ui/content-plan", {"week": form.get("week")})
+    back = "/ui/content-plan"
     try:
+        form = await read_form(request)
+        back = url_with("/ui/content-plan", {"week": form.get("week")})
         decision = parse_decision(form, ctx.timezone)
         plan = build_plan(ctx.store, ctx.profile, ctx.now(), decision.week)
         decide(

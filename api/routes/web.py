@@ -18,6 +18,7 @@ from api.deps import ContextDep, OptionalPrincipalDep
 from api.routes import analyst_web, incidents_web, info_web, reports_web
 from api.views.common import (
     TEMPLATES_DIR,
+    FormError,
     build_layout,
     login_page,
     message_page,
@@ -76,7 +77,10 @@ def index(request: Request, ctx: ContextDep, principal: OptionalPrincipalDep) ->
 @router.post("/login", name="login", response_class=HTMLResponse)
 async def login(request: Request, ctx: ContextDep) -> Response:
     """Check the key from the form, set the HttpOnly, SameSite=Strict cookie and go where the user was."""
-    form = await read_form(request)
+    try:
+        form = await read_form(request)
+    except FormError:
+        return login_page(request, "Неверный ключ доступа.", status.HTTP_401_UNAUTHORIZED)
     key = form.get("key", "").strip()
     if ctx.keys.authenticate(key) is None:
         return login_page(request, "Неверный ключ доступа.", status.HTTP_401_UNAUTHORIZED)
@@ -110,9 +114,11 @@ async def ui_ack_alert(
     layout = build_layout(ctx, principal, "alerts")
     if not principal.can(Permission.alerts_ack):
         return message_page(request, "Нет прав", "Ваша роль не может принимать уведомления.", 403, layout)
-    form = await read_form(request)
     try:
+        form = await read_form(request)
         ctx.store.acknowledge_alert(alert_id, by=principal.actor, at=ctx.now())
+    except FormError as exc:
+        return message_page(request, "Неверный запрос", str(exc), 422, layout)
     except NotFound:
         return message_page(request, "Не найдено", "Такого уведомления нет.", 404, layout)
     return see_other(safe_next(form.get("next")))

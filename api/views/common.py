@@ -20,8 +20,8 @@ from risk.personal import author_label, mask_text
 
 #: Folder with the Jinja2 templates.
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "web" / "templates"
-#: Largest form body read (bytes); the rest is ignored.
-MAX_FORM_BYTES = 16_384
+#: Largest form body accepted (bytes): a 4,000-character Cyrillic text url-encoded is about 24 KB.
+MAX_FORM_BYTES = 65_536
 #: Longest free text accepted from a form (characters).
 MAX_TEXT_CHARS = 2_000
 #: Longest period a page accepts (days).
@@ -177,8 +177,18 @@ def url_with(path: str, params: Mapping[str, str | int | None]) -> str:
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """Return the url-encoded form fields (first value of each), reading at most MAX_FORM_BYTES."""
-    body = (await request.body())[:MAX_FORM_BYTES].decode("utf-8", errors="replace")
+    """Return the url-encoded form fields (first value of each).
+
+    Raises FormError when the body is longer than MAX_FORM_BYTES (nothing is cut silently).
+    """
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
+            raise FormError("форма слишком большая — сократите текст")
+        chunks.append(chunk)
+    body = b"".join(chunks).decode("utf-8", errors="replace")
     return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
 
 

@@ -16,6 +16,7 @@ from api.views.common import (
     form_int,
     local_time,
     parse_period,
+    shown_author,
     shown_text,
     url_with,
 )
@@ -94,6 +95,7 @@ class PostRow:
     id: str
     at: str
     source: str
+    author: str
     sector: str
     topic: str
     territory: str
@@ -142,6 +144,7 @@ def post_row(post: Post, profile: Profile, tz: tzinfo, reveal: bool) -> PostRow:
         id=post.id,
         at=local_time(post.published_at, tz),
         source=source_name(post.source),
+        author=shown_author(post.author_id, post.author_name, reveal, post.is_official),
         sector=post.sector or UNKNOWN,
         topic=post.topic or "",
         territory=territory_name(profile, post.territory),

@@ -12,6 +12,7 @@ from api.views.search import territory_name
 from index.models import Post
 from index.profile import Profile
 from index.store import PostQuery, Store
+from risk.alerts import MARKER_PHRASES
 
 #: At most this many messages of one thread are shown.
 MAX_THREAD_POSTS = 1_000
@@ -71,6 +72,11 @@ class PostContext:
     duplicate_of: str | None = None
 
 
+def marker_names(markers: list[str]) -> str:
+    """Return the Russian names of aggression markers, comma-separated."""
+    return ", ".join(MARKER_PHRASES.get(m, m) for m in markers)
+
+
 def _line(post: Post, depth: int, current_id: str, tz: tzinfo, reveal: bool) -> ThreadLine:
     return ThreadLine(
         id=post.id,
@@ -83,7 +89,7 @@ def _line(post: Post, depth: int, current_id: str, tz: tzinfo, reveal: bool) -> 
         kind=KIND_LABELS.get(post.kind.value, "") if post.kind else "",
         tone=TONE_LABELS.get(post.tone.value, "") if post.tone else "",
         aggression=round(post.aggression * 100),
-        markers=", ".join(post.aggression_markers),
+        markers=marker_names(post.aggression_markers),
         likes=post.metrics.likes,
     )
 
@@ -152,7 +158,7 @@ def post_context(store: Store, profile: Profile, post: Post, tz: tzinfo, reveal:
         kind=KIND_LABELS.get(post.kind.value, UNKNOWN) if post.kind else UNKNOWN,
         tone=TONE_LABELS.get(post.tone.value, UNKNOWN) if post.tone else UNKNOWN,
         aggression=round(post.aggression * 100),
-        markers=", ".join(post.aggression_markers) or "—",
+        markers=marker_names(post.aggression_markers) or "—",
         places=", ".join(p.name for p in post.places) or "—",
         territory=territory_name(profile, post.territory),
         reach=post.metrics.reach(),
