@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from index.forgetting import scrub_alert, scrub_incident
 from index.models import (
     Alert,
     Incident,
@@ -455,22 +456,55 @@ class SqliteStore:
                 ).fetchall()
                 if not rows:
                     return deleted
-                deltas: Counter[_RollupKey] = Counter()
-                for _, published_at, source, sector, territory in rows:
-                    deltas.update(_rollup_keys(published_at, sector, territory, source))
-                rowids = json.dumps([row[0] for row in rows])
-                conn.execute(
-                    "DELETE FROM posts_fts WHERE rowid IN (SELECT value FROM json_each(?))", (rowids,)
-                )
-                conn.execute("DELETE FROM posts WHERE rowid IN (SELECT value FROM json_each(?))", (rowids,))
-                log_hours(conn, [key[1] for key in deltas])
-                conn.executemany(
-                    "UPDATE rollups SET count = count - ? WHERE grouping = ? AND bucket = ? AND sector = ? "
-                    "AND territory = ? AND source = ?",
-                    [(n, *key) for key, n in deltas.items()],
-                )
-                conn.execute("DELETE FROM rollups WHERE count <= 0")
+                _delete_post_rows(conn, rows)
                 deleted += len(rows)
+
+    def forget_author(self, author_id: str, at: datetime) -> list[Post]:
+        """Delete every post by `author_id` and clean the incidents and alerts about them; return the posts.
+
+        One transaction: the posts with their full text and counts, the incidents' post lists and audit
+        texts (index.forgetting.scrub_incident, version bumped), the alerts' post ids, examples and
+        quotes. Reads every post's JSON once (there is no author column), so it takes seconds on a
+        million posts; it is a rare administrative command.
+        """
+        if not author_id:
+            return []
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT rowid, published_at, source, sector, territory, data FROM posts "
+                "WHERE json_extract(data, '$.author_id') = ?",
+                (author_id,),
+            ).fetchall()
+            if not rows:
+                return []
+            posts = [Post.model_validate_json(row[5]) for row in rows]
+            _delete_post_rows(conn, [row[:5] for row in rows])
+            ids = json.dumps([p.id for p in posts])
+            incident_rows = conn.execute(
+                "SELECT data FROM incidents WHERE id IN (SELECT incident_id FROM incident_posts "
+                "WHERE post_id IN (SELECT value FROM json_each(?)))",
+                (ids,),
+            ).fetchall()
+            for (data,) in incident_rows:
+                incident = Incident.model_validate_json(data)
+                scrubbed = scrub_incident(incident, posts, at)
+                if scrubbed is None:
+                    continue
+                saved = scrubbed.model_copy(update={"version": incident.version + 1})
+                conn.execute(
+                    "UPDATE incidents SET version = ?, data = ? WHERE id = ?",
+                    (saved.version, saved.model_dump_json(), saved.id),
+                )
+            conn.execute(
+                "DELETE FROM incident_posts WHERE post_id IN (SELECT value FROM json_each(?))", (ids,)
+            )
+            for alert_id, data in conn.execute("SELECT id, data FROM alerts").fetchall():
+                cleaned = scrub_alert(Alert.model_validate_json(data), posts)
+                if cleaned is not None:
+                    conn.execute(
+                        "UPDATE alerts SET data = ? WHERE id = ?", (cleaned.model_dump_json(), alert_id)
+                    )
+        return posts
 
     # Incidents
 
@@ -695,6 +729,23 @@ class SqliteStore:
                 .fetchall()
             )
         return [PlanDecision.model_validate_json(row[0]) for row in rows]
+
+
+def _delete_post_rows(conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> None:
+    """Delete posts given as (rowid, published_at, source, sector, territory) with full text and counts."""
+    deltas: Counter[_RollupKey] = Counter()
+    for _, published_at, source, sector, territory in rows:
+        deltas.update(_rollup_keys(published_at, sector, territory, source))
+    rowids = json.dumps([row[0] for row in rows])
+    conn.execute("DELETE FROM posts_fts WHERE rowid IN (SELECT value FROM json_each(?))", (rowids,))
+    conn.execute("DELETE FROM posts WHERE rowid IN (SELECT value FROM json_each(?))", (rowids,))
+    log_hours(conn, [key[1] for key in deltas])
+    conn.executemany(
+        "UPDATE rollups SET count = count - ? WHERE grouping = ? AND bucket = ? AND sector = ? "
+        "AND territory = ? AND source = ?",
+        [(n, *key) for key, n in deltas.items()],
+    )
+    conn.execute("DELETE FROM rollups WHERE count <= 0")
 
 
 def _check_paging(limit: int, offset: int) -> None:

@@ -221,3 +221,17 @@ class Store(Protocol):
     def close(self) -> None:
         """Release connections and files."""
         ...
+
+
+@runtime_checkable
+class ForgetsAuthors(Protocol):
+    """A store that can forget one person (`infopole forget`); every backend should implement it."""
+
+    def forget_author(self, author_id: str, at: datetime) -> list[Post]:
+        """Delete every post whose author_id is `author_id`, with its full text and counts, and clean
+        the incidents and alerts that referred to them (index.forgetting); return the deleted posts.
+
+        Incidents keep their history: the posts leave `post_ids`, the person's name leaves audit texts,
+        and an audit entry at `at` records how many posts went. Idempotent: a second call returns [].
+        """
+        ...

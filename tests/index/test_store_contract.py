@@ -659,3 +659,58 @@ def test_post_round_trips_every_field(store: Store) -> None:
     )
     store.upsert_posts([post])
     assert store.get_post(post.id) == post
+
+
+# Forgetting one person (infopole forget)
+
+
+def test_forget_author_deletes_posts_and_cleans_incidents_and_alerts(store: Store) -> None:
+    from index.forgetting import FORGET_ACTOR, FORGOTTEN
+    from index.store import ForgetsAuthors
+
+    if not isinstance(store, ForgetsAuthors):
+        pytest.xfail(f"{type(store).__name__} does not implement forget_author yet")
+    theirs = [
+        make_post(
+            author_id="p-forget", author_name="Мария Сидорова", text="Мой телефон 8 900 111-22-33, яма у дома"
+        )
+        for _ in range(2)
+    ]
+    other = make_post(author_id="p-keep", author_name="Пётр Иванов", lemmas="яма дом")
+    store.upsert_posts([*theirs, other])
+    audit = [AuditEntry(at=BASE_TIME, actor="head#1", action="comment", detail="звонила Мария Сидорова")]
+    incident = store.save_incident(make_incident(post_ids=[theirs[0].id, other.id], audit=audit))
+    untouched = store.save_incident(make_incident(post_ids=[other.id]))
+    examples = [{"id": theirs[1].id, "text": theirs[1].text, "url": None}, {"id": other.id, "text": "x"}]
+    alert = make_alert(
+        post_ids=[theirs[1].id, other.id],
+        text=f"Всплеск.\n— {theirs[1].text}",
+        details={"examples": examples, "authors": 2},
+    )
+    store.add_alert(alert)
+    since, until = BASE_TIME - timedelta(days=1), BASE_TIME + timedelta(days=2)
+    before = sum(r.count for r in store.counts(since, until))
+
+    forgotten = store.forget_author("p-forget", BASE_TIME + timedelta(days=1))
+
+    assert sorted(p.id for p in forgotten) == sorted(p.id for p in theirs)
+    assert all(store.get_post(p.id) is None for p in theirs)
+    assert store.get_post(other.id) is not None
+    assert store.count_posts(PostQuery()) == 1
+    assert sum(r.count for r in store.counts(since, until)) == before - 2
+    cleaned = store.get_incident(incident.id)
+    assert cleaned is not None and cleaned.post_ids == [other.id]
+    assert cleaned.version == incident.version + 1
+    assert cleaned.audit[0].detail == f"звонила {FORGOTTEN}"
+    assert cleaned.audit[-1].actor == FORGET_ACTOR and "Мария" not in cleaned.audit[-1].detail
+    assert store.find_incident_for_post(theirs[0].id) is None
+    assert store.get_incident(untouched.id) == untouched
+    stored_alert = store.get_alert(alert.id)
+    assert stored_alert is not None and stored_alert.post_ids == [other.id]
+    assert "8 900" not in stored_alert.model_dump_json()
+    assert stored_alert.details["examples"] == [{"id": other.id, "text": "x"}]
+    assert stored_alert.text == "Всплеск."
+    # Idempotent, and an unknown or empty author forgets nothing.
+    assert store.forget_author("p-forget", BASE_TIME) == []
+    assert store.forget_author("", BASE_TIME) == []
+    assert store.count_posts(PostQuery()) == 1
