@@ -12,6 +12,7 @@ app = typer.Typer(
     help="Инфополе: мониторинг информационного поля муниципалитета.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals would print settings, keys included
 )
 
 
@@ -43,7 +44,12 @@ def serve(
 
     from api.app import create_app
 
-    uvicorn.run(create_app(), host=host, port=port)
+    try:
+        application = create_app()
+    except ValueError as exc:  # unsafe settings, bad keys or profile: say why and do not start
+        typer.echo(f"ошибка: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    uvicorn.run(application, host=host, port=port)
 
 
 @app.command()
@@ -143,6 +149,43 @@ def import_export(
         store.close()
     for line in report.lines():
         typer.echo(line)
+
+
+@app.command()
+def forget(
+    author: Annotated[
+        str,
+        typer.Argument(
+            help="Автор: псевдоним из интерфейса, учётная запись (vk:12345, ok:user:5, tg:777) "
+            "или ссылка на профиль (vk.com/id12345).",
+            metavar="AUTHOR",
+        ),
+    ],
+) -> None:
+    """Удалить все данные одного человека: сообщения, ссылки на них в инцидентах и уведомлениях."""
+    from index.models import utcnow
+    from index.store import StoreError
+    from infopole.forget import ForgetError, forget
+    from infopole.settings import load_settings
+    from worker.runtime import open_store
+
+    try:
+        settings = load_settings()
+        store = open_store(settings)
+    except (StoreError, ValueError) as exc:
+        raise _fail(exc) from exc
+    try:
+        result = forget(store, author, settings.pseudonym_key, utcnow())
+    except (ForgetError, StoreError) as exc:
+        raise _fail(exc) from exc
+    finally:
+        store.close()
+    by_source = ", ".join(f"{name}: {n}" for name, n in result.sources.items())
+    typer.echo(
+        f"автор {result.author_id}: удалено сообщений {result.posts}"
+        + (f" ({by_source})" if by_source else "")
+    )
+    typer.echo("выгрузки и справки, сохранённые вне системы до удаления, нужно удалить вручную")
 
 
 keys_app = typer.Typer(

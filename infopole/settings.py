@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Values that must never be used as secrets outside development.
@@ -190,6 +190,22 @@ class Settings(BaseSettings):
         return value.encode("utf-8")
 
 
+class SettingsError(ValueError):
+    """The environment holds unsafe or invalid settings (message in Russian, never the values)."""
+
+
 def load_settings() -> Settings:
-    """Read settings from the environment; raise ValueError with a Russian message when unsafe."""
-    return Settings()
+    """Read settings from the environment; raise SettingsError with a Russian message when unsafe.
+
+    The message names the setting and the rule only: pydantic's own text would repeat the input,
+    secrets included, into logs and terminals.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            where = "__".join(str(part) for part in error["loc"]).upper()
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"{where}: {message}" if where else message)
+        raise SettingsError("неверные настройки: " + "; ".join(problems)) from None
