@@ -39,7 +39,7 @@ def test_another_process_write_is_seen_by_a_warm_cache(
     pair: tuple[SqliteStore, SqliteStore], tmp_path: Path
 ) -> None:
     reader, writer = pair
-    post = make_post(sector="жкх")
+    post = make_post(sector="жкх", published_at=BASE_TIME + timedelta(minutes=10))
     writer.upsert_posts([post, make_post(sector="дороги", published_at=BASE_TIME + timedelta(hours=5))])
     assert len(_cells(reader)) == 2  # warm
     # Same hour, same total, another sector: only the cells move.
@@ -56,7 +56,7 @@ def test_a_reader_far_behind_the_log_starts_over(
 ) -> None:
     reader, writer = pair
     monkeypatch.setattr(counts_module, "LOG_KEEP", 2)
-    writer.upsert_posts([make_post(sector="жкх")])
+    writer.upsert_posts([make_post(sector="жкх", published_at=BASE_TIME)])
     assert len(_cells(reader)) == 1
     for hour in range(1, 8):  # more changed hours than the log keeps
         writer.upsert_posts([make_post(sector="жкх", published_at=BASE_TIME + timedelta(hours=hour))])
