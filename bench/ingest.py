@@ -73,11 +73,14 @@ def broker_run(items: list[dict[str, Any]]) -> tuple[float, float, int]:
         os.environ.pop("REDIS__URL", None)
         settings = Settings()
         store = open_store(settings)
-        stack = EmbeddedStack(settings=settings, workers=1)
+        stack = EmbeddedStack(settings=settings, workers=1, log_file=Path(tmp) / "workers.log")
         stack.start_broker()
         try:
             worker = stack.start_workers()
-            from worker.actors import broker, ingest
+            from worker.actors import ingest
+            from worker.broker import rebind_actors
+
+            broker = rebind_actors(stack.env["REDIS__URL"])  # each run has its own broker
 
             peak = 0
             time.sleep(3)  # let the worker import and load its dictionaries before the clock starts

@@ -52,6 +52,7 @@ class EmbeddedStack:
     redis: Any = None
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     stop_event: threading.Event = field(default_factory=threading.Event)
+    log_file: Path | None = None  # children's output goes here instead of the terminal
 
     def start_broker(self) -> str:
         """Start the embedded broker unless REDIS__URL is set; return the broker URL."""
@@ -85,17 +86,28 @@ class EmbeddedStack:
             "--threads",
             str(WORKER_THREADS),
         ]
-        proc = subprocess.Popen(cmd, env=self.child_env(), start_new_session=True)
+        return self._spawn(cmd)
+
+    def _spawn(self, cmd: list[str]) -> subprocess.Popen[bytes]:
+        """Start a child in its own session, its output to the log file if one is set."""
+        out = self.log_file.open("ab") if self.log_file else None
+        try:
+            proc = subprocess.Popen(
+                cmd,
+                env=self.child_env(),
+                start_new_session=True,
+                stdout=out,
+                stderr=subprocess.STDOUT if out else None,
+            )
+        finally:
+            if out is not None:
+                out.close()
         self.processes.append(proc)
         return proc
 
     def start_scheduler(self) -> subprocess.Popen[bytes]:
         """Start the single scheduler process."""
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "worker.scheduler"], env=self.child_env(), start_new_session=True
-        )
-        self.processes.append(proc)
-        return proc
+        return self._spawn([sys.executable, "-m", "worker.scheduler"])
 
     def stop(self) -> None:
         """Stop the replay, the children and the broker."""

@@ -45,3 +45,15 @@ def setup_broker() -> RedisBroker:
     broker = make_broker(redis_url())
     dramatiq.set_broker(broker)
     return broker
+
+
+def rebind_actors(url: str) -> RedisBroker:
+    """Point every declared actor at a new broker for `url` (a process that outlives its broker)."""
+    old = dramatiq.get_broker()
+    broker = make_broker(url)
+    for name in old.get_declared_actors():
+        actor = old.get_actor(name)
+        actor.broker = broker
+        broker.declare_actor(actor)
+    dramatiq.set_broker(broker)
+    return broker
