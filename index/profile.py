@@ -62,6 +62,13 @@ class Recipient(BaseModel):
     timezone: str | None = None  # defaults to the profile's
     working_hours: WorkingHours | None = None  # defaults to the SLA's
     sectors: list[str] = Field(default_factory=list)  # departments it covers (for its role key)
+    # Its own answer deadlines (None or missing priorities: the profile's SLA).
+    first_answer_hours: dict[str, float] = Field(default_factory=dict)  # priority → working hours
+    final_answer_days: int | None = None
+    warn_before_hours: float | None = None
+    # Where escalations to the recipient's head go (step 2).
+    head_email: str | None = None
+    head_telegram_chat_id: str | None = None
 
 
 class RoutingRule(BaseModel):
