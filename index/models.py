@@ -149,6 +149,20 @@ class AuditEntry(BaseModel):
     detail: str = ""
 
 
+class CitizenReaction(BaseModel):
+    """How a citizen reacted after the answer: a follow-up message and its verdict (risk.satisfaction)."""
+
+    post_id: str
+    at: datetime  # when the follow-up was published
+    verdict: str  # доволен | недоволен | неясно
+    cues: list[str] = Field(default_factory=list)
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return as_utc(value)
+
+
 class Incident(BaseModel):
     """One problem at one place, with every citizen message about it attached."""
 
@@ -171,6 +185,8 @@ class Incident(BaseModel):
     closed_at: datetime | None = None
     escalation_level: int = 0  # 0 none, 1 warned, 2 recipient's head, 3 head of МЦУ, 4 ЦУР
     audit: list[AuditEntry] = Field(default_factory=list)
+    reactions: list[CitizenReaction] = Field(default_factory=list)  # citizens' follow-ups after answers
+    merged_into: str | None = None  # set when merged by hand into another incident (then closed)
     version: int = 0  # optimistic concurrency: bumped by the store on every write
     updated_at: datetime = Field(default_factory=utcnow)
 
