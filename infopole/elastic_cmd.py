@@ -111,7 +111,7 @@ def reindex(settings: Settings, remap: bool = False) -> int:
 
 def retention(settings: Settings, days: int | None = None) -> int:
     """Delete posts older than the retention period on the configured backend; return how many."""
-    from infopole.retention import apply_retention
+    from index.retention import apply_retention
     from worker.runtime import open_store
 
     store = open_store(settings)

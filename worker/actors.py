@@ -134,3 +134,25 @@ def collect(source: str, slot: str = "") -> None:
             return
         report = collect_once(get_runtime(), source, notify=notify.send)
     log.info("collect %s (%s): %s", source, slot, report.message)
+
+
+@dramatiq.actor(
+    queue_name="infopole-detect",
+    max_retries=3,
+    min_backoff=10_000,
+    max_backoff=300_000,
+    time_limit=600_000,
+    on_retry_exhausted="dead_letter",
+)
+def retention(slot: str) -> None:
+    """Delete posts older than STORE__RETENTION_DAYS (`slot` identifies the scheduler tick)."""
+    from index.retention import apply_retention
+
+    rt = get_runtime()
+    deleted = apply_retention(rt.store, rt.settings.store.retention_days, rt.clock())
+    log.info(
+        "retention tick %s: %d posts older than %d days deleted",
+        slot,
+        deleted,
+        rt.settings.store.retention_days,
+    )

@@ -13,13 +13,15 @@ from types import FrameType
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from index.models import utcnow
-from worker.actors import broker, collect, escalate
+from worker.actors import broker, collect, escalate, retention
 from worker.slots import claim_slot, slot_id
 
 log = logging.getLogger(__name__)
 
 #: How often overdue incidents are checked (s); the demo uses a shorter period via the environment.
 ESCALATE_PERIOD_S = int(os.environ.get("INFOPOLE_ESCALATE_PERIOD_S", "60"))
+#: How often retention deletes old posts (s).
+RETENTION_PERIOD_S = 24 * 3600
 
 
 def enqueue_escalation() -> None:
@@ -70,6 +72,13 @@ def add_collect_jobs(scheduler: BlockingScheduler) -> list[str]:
     return enabled
 
 
+def enqueue_retention() -> None:
+    """Enqueue the daily retention run once per day."""
+    slot = slot_id(utcnow(), RETENTION_PERIOD_S)
+    if claim_slot(broker.client, "retention", slot):
+        retention.send(slot)
+
+
 def main() -> None:
     """Run the scheduler until SIGTERM or SIGINT."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(levelname)s %(message)s")
@@ -83,6 +92,14 @@ def main() -> None:
         coalesce=True,
     )
 
+    scheduler.add_job(
+        enqueue_retention,
+        "interval",
+        seconds=RETENTION_PERIOD_S,
+        id="retention",
+        max_instances=1,
+        coalesce=True,
+    )
     add_collect_jobs(scheduler)
 
     def stop(signum: int, frame: FrameType | None) -> None:
