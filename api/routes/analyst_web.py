@@ -10,12 +10,14 @@ from api.deps import ContextDep, OptionalPrincipalDep
 from api.views.alerts import alert_view, list_alerts, parse_alert_filters, spikes_page
 from api.views.common import FormError, gate, message_page, render, reveals_personal, staff_with
 from api.views.heatmap import heat_map
+from api.views.indicators import indicators_view
 from api.views.search import search_page
 from api.views.thread import post_context
 
 router = APIRouter(include_in_schema=False)
 
 READ_ALERTS = staff_with(Permission.alerts_read)
+READ_INDICATORS = staff_with(Permission.indicators_read)
 
 
 @router.get("/ui/search", name="ui_search", response_class=HTMLResponse)
@@ -115,3 +117,17 @@ def territory_map(request: Request, ctx: ContextDep, principal: OptionalPrincipa
     except FormError as exc:
         return message_page(request, "Неверный запрос", str(exc), 422, layout, "/ui/map")
     return render(request, "map.html", {"layout": layout, "page": page})
+
+
+@router.get("/ui/indicators", name="ui_indicators", response_class=HTMLResponse)
+def indicators(request: Request, ctx: ContextDep, principal: OptionalPrincipalDep) -> Response:
+    """Show the indicators of a period and slice: volumes, shares, tension, incidents, recipients' rating."""
+    checked = gate(request, ctx, principal, "indicators", "смотреть показатели", READ_INDICATORS)
+    if isinstance(checked, Response):
+        return checked
+    layout, _ = checked
+    try:
+        view = indicators_view(ctx.store, ctx.profile, request.query_params, ctx.now(), ctx.timezone)
+    except FormError as exc:
+        return message_page(request, "Неверный запрос", str(exc), 422, layout, "/ui/indicators")
+    return render(request, "indicators.html", {"layout": layout, "view": view})

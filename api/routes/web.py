@@ -29,6 +29,7 @@ from api.views.common import (
     templates,
 )
 from api.views.head import tension_tile
+from api.views.indicators import own_rating
 from index.store import NotFound, StoreUnavailable
 
 __all__ = ["STATIC_DIR", "TEMPLATES_DIR", "router", "templates"]
@@ -63,6 +64,11 @@ def index(request: Request, ctx: ContextDep, principal: OptionalPrincipalDep) ->
     try:
         page = build_dashboard(ctx, principal)
         tension = tension_tile(ctx, principal)
+        rating = (
+            own_rating(ctx.store, ctx.profile, principal.recipient_id, ctx.now())
+            if principal.recipient_id is not None
+            else None
+        )
     except StoreUnavailable:
         return message_page(
             request, "Хранилище недоступно", "Данные временно недоступны, обновите страницу позже.", 503
@@ -70,7 +76,7 @@ def index(request: Request, ctx: ContextDep, principal: OptionalPrincipalDep) ->
     return render(
         request,
         "main.html",
-        {"page": page, "layout": layout, "refresh_s": REFRESH_S, "tension": tension},
+        {"page": page, "layout": layout, "refresh_s": REFRESH_S, "tension": tension, "rating": rating},
     )
 
 

@@ -94,6 +94,7 @@ def nav_for(principal: Principal) -> list[NavItem]:
     if staff and principal.can(Permission.posts_read):
         items.append(NavItem("search", "/ui/search", "Поиск"))
     if staff and principal.can(Permission.indicators_read):
+        items.append(NavItem("indicators", "/ui/indicators", "Показатели"))
         items.append(NavItem("map", "/ui/map", "Карта"))
     if may_see_pages(principal):
         items.append(NavItem("pages", "/ui/pages", "Госпаблики"))

@@ -72,6 +72,12 @@ def test_login_form_refuses_a_wrong_key_and_opens_the_head_page(
     assert s.page.locator("#volume svg rect").count() > 14  # the stacked 14-day chart
     assert s.page.locator("#incidents tbody tr").count() > 0
     s.shot("head")
+    s.page.click("#tension")
+    s.page.wait_for_selector("#key-figures")
+    assert "индекс социальной напряжённости" in s.page.inner_text("#key-figures")
+    assert s.page.locator("#by-day svg rect").count() >= 2
+    assert s.page.locator("#rating tbody tr").count() >= 1
+    s.shot("indicators")
     assert s.dialogs == []
 
 

@@ -33,6 +33,7 @@ PAGES: dict[str, set[str]] = {
     "/ui/spikes": {"admin", "head", "analyst", "info_lead"},
     "/ui/search": set(STAFF),
     "/ui/map": set(STAFF),
+    "/ui/indicators": set(STAFF),
     "/ui/pages": set(STAFF),
     "/ui/content-plan": set(STAFF),
     "/ui/reports": set(STAFF),
@@ -426,3 +427,31 @@ def test_content_plan_page_exports_and_read_only_roles(sqlite_store: SqliteStore
         read_only = client.get("/ui/content-plan?week=2024-03-11").text
         assert read_only.count('class="slot status-proposed"') == 3
         assert "accept-form" not in read_only and "move-form" not in read_only
+
+
+def test_indicators_page_and_the_recipients_own_rating(
+    client: TestClient, seeded: Seeded, sqlite_store: SqliteStore
+) -> None:
+    login(client, "head")
+    page = client.get("/ui/indicators?since=2024-03-01&until=2024-03-06").text
+    assert "Показатели за 01.03.2024 — 06.03.2024" in page
+    assert re.search(r'<span class="tile-value">4</span><span class="tile-label">сообщений', page)
+    assert "индекс социальной напряжённости" in page
+    narrowed = client.get("/ui/indicators?since=2024-03-01&until=2024-03-06&territory=zarechye").text
+    assert re.search(r'<span class="tile-value">1</span><span class="tile-label">сообщений', narrowed)
+    assert client.get("/ui/indicators?since=вчера").status_code == 422
+    for n in range(2):  # two answered incidents make uk-dom rated
+        sqlite_store.save_incident(
+            make_incident(
+                recipient="uk-dom",
+                created_at=NOW - timedelta(days=2, hours=n),
+                first_answer_due=NOW - timedelta(days=1),
+                first_answered_at=NOW - timedelta(days=2),
+                final_answered_at=NOW - timedelta(days=1, hours=1),
+                status=IncidentStatus.final,
+            )
+        )
+    login(client, "recipient:uk-dom")
+    main = client.get("/").text
+    assert 'id="rating"' in main and "1 из 1" in main
+    assert "инцидентов 4, в срок 75,0 %, с окончательным ответом 75,0 %" in main
