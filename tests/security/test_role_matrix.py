@@ -179,7 +179,7 @@ def registered_routes(app: FastAPI) -> set[tuple[str, str]]:
     def walk(routes: list[Any]) -> None:
         for route in routes:
             if isinstance(route, APIRoute):
-                found.update((m, route.path) for m in route.methods)
+                found.update((m, route.path) for m in route.methods or ())
             elif hasattr(route, "original_router"):
                 walk(route.original_router.routes)
 
@@ -190,7 +190,7 @@ def registered_routes(app: FastAPI) -> set[tuple[str, str]]:
 def principal_of(app: FastAPI, role: str) -> Principal:
     """Return the principal behind the test key of `role`."""
     found = app.state.ctx.keys.authenticate(headers(role)["X-API-Key"])
-    assert found is not None
+    assert isinstance(found, Principal)
     return found
 
 
