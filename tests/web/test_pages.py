@@ -423,9 +423,26 @@ def test_content_plan_page_exports_and_read_only_roles(sqlite_store: SqliteStore
         assert 'href="/content-plan/export?week=2024-03-11&amp;format=csv"' in page
         csv = client.get("/content-plan/export?week=2024-03-11&format=csv")
         assert csv.status_code == 200 and csv.content.decode("utf-8-sig").startswith("Неделя;Страница")
+        slot_ids = re.findall(r'<article class="slot status-proposed" id="s-([0-9a-f]+)"', page)
+        dropped = client.post(
+            f"/ui/content-plan/slots/{slot_ids[2]}",
+            data={"week": "2024-03-13", "action": "drop", "comment": "совпадает с праздником"},
+        )
+        assert dropped.status_code == 303
+        assert dropped.headers["location"] == f"/ui/content-plan?week=2024-03-11&done=drop#s-{slot_ids[2]}"
+        outside = client.post(
+            f"/ui/content-plan/slots/{slot_ids[0]}",
+            data={"week": "2024-03-11", "action": "move", "moved_to": "2024-03-20T10:00"},
+        )
+        assert outside.status_code == 422 and "внутри планируемой недели" in outside.text
+        [decision] = sqlite_store.list_plan_decisions("2024-03-11")
+        assert decision.slot_id == slot_ids[2] and decision.action == "drop"
+        assert decision.comment == "совпадает с праздником" and decision.by.startswith("info_lead#")
+        after = client.get("/ui/content-plan?week=2024-03-11&done=drop").text
+        assert "Слот отменён." in after and 'class="slot status-dropped"' in after
         login(client, "analyst")
         read_only = client.get("/ui/content-plan?week=2024-03-11").text
-        assert read_only.count('class="slot status-proposed"') == 3
+        assert read_only.count('<article class="slot status-') == 3
         assert "accept-form" not in read_only and "move-form" not in read_only
 
 
