@@ -9,6 +9,7 @@ from index.models import Alert, Incident, Post
 from index.profile import Profile
 from index.store import PostQuery, Store
 from risk.incidents import open_deadline
+from risk.personal import author_label, mask_text
 
 
 def is_overdue(incident: Incident, now: datetime) -> bool:
@@ -21,9 +22,13 @@ def is_overdue(incident: Incident, now: datetime) -> bool:
     return deadline is not None and deadline[1] < now
 
 
-def post_public(post: Post) -> PostPublic:
-    """Return the API view of a post."""
-    return PostPublic.model_validate(post)
+def post_public(post: Post, reveal: bool = True) -> PostPublic:
+    """Return the API view of a post; without `reveal` the name is a pseudonym and contacts are masked."""
+    view = PostPublic.model_validate(post)
+    if not reveal and not post.is_official:
+        view.author_name = author_label(post.author_id, post.author_name, reveal=False)
+        view.text = mask_text(post.text)
+    return view
 
 
 def alert_public(alert: Alert) -> AlertPublic:
@@ -46,13 +51,15 @@ def incident_public(incident: Incident, profile: Profile, now: datetime) -> Inci
     return view
 
 
-def incident_detail(incident: Incident, store: Store, profile: Profile, now: datetime) -> IncidentDetail:
-    """Return one incident with its audit trail and attached posts (oldest first)."""
+def incident_detail(
+    incident: Incident, store: Store, profile: Profile, now: datetime, reveal: bool = True
+) -> IncidentDetail:
+    """Return one incident with its audit trail and attached posts (oldest first; see post_public)."""
     posts: list[PostPublic] = []
     if incident.post_ids:
         page = store.query_posts(
             PostQuery(ids=list(incident.post_ids), limit=len(incident.post_ids), newest_first=False)
         )
-        posts = [post_public(p) for p in page.items]
+        posts = [post_public(p, reveal) for p in page.items]
     base = incident_public(incident, profile, now)
     return IncidentDetail(**base.model_dump(), audit=list(incident.audit), posts=posts)

@@ -49,6 +49,7 @@ from risk.alerts import count as count_words
 from risk.incidents import OPEN_STATUSES, PRIORITY_NAMES
 from risk.indicators import change_pct, engagement_of, is_overdue, iter_incidents, iter_posts
 from risk.pages import official_pages, page_norm
+from risk.spreadsheet import append_xlsx_row, csv_rows
 
 #: Local hours a slot may take.
 FIRST_HOUR, LAST_HOUR = 8, 21
@@ -767,7 +768,7 @@ def export_rows(plan: ContentPlan) -> list[list[str]]:
 def plan_csv(plan: ContentPlan) -> str:
     """Return the plan as CSV (UTF-8 text, «;» separated, as Excel in Russia expects)."""
     out = io.StringIO()
-    csv.writer(out, delimiter=";").writerows(export_rows(plan))
+    csv.writer(out, delimiter=";").writerows(csv_rows(export_rows(plan)))
     return out.getvalue()
 
 
@@ -780,7 +781,7 @@ def plan_xlsx(plan: ContentPlan) -> bytes:
     sheet = book.active
     sheet.title = f"План {plan.week}"
     for row in export_rows(plan):
-        sheet.append(row)
+        append_xlsx_row(sheet, row)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for column, width in zip("ABCDEFGHI", (12, 40, 8, 18, 12, 60, 60, 60, 16), strict=True):

@@ -9,8 +9,16 @@ from risk.reports import Report, ReportExample, change_label, number, pct
 
 
 def _cell(value: object) -> str:
-    """Return a table cell: one line, pipes escaped."""
-    return " ".join(str(value).split()).replace("|", "\\|")
+    """Return a table cell: one line, pipes escaped, HTML tags made inert (citizens' words are not markup)."""
+    line = " ".join(str(value).split()).replace("|", "\\|")
+    return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _link(url: str | None) -> str | None:
+    """Return `url` when it is a web address safe to link (http or https, no spaces or brackets)."""
+    if url and url.lower().startswith(("https://", "http://")) and not any(c in url for c in " ()<>"):
+        return url
+    return None
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
@@ -21,8 +29,9 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
 
 
 def _example(e: ReportExample) -> str:
-    where = f"[{e.source}]({e.url})" if e.url else e.source
-    return f"  - {e.local_time}, {where}, {e.author}: «{_cell(e.text)}»"
+    url = _link(e.url)
+    where = f"[{_cell(e.source)}]({url})" if url else _cell(e.source)
+    return f"  - {e.local_time}, {where}, {_cell(e.author)}: «{_cell(e.text)}»"
 
 
 def sections(report: Report) -> list[tuple[str, list[str]]]:

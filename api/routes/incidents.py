@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from api.auth import Principal
+from api.auth import Permission, Principal
 from api.deps import IncidentsAssigner, IncidentsReader, IncidentsTransitioner, NowDep, ProfileDep, StoreDep
 from api.periods import check_order
 from api.presenters import incident_detail, incident_public
@@ -132,7 +132,7 @@ def get_incident(
 ) -> IncidentDetail:
     """Return one incident with its posts."""
     incident = _load(store, incident_id, principal)
-    return incident_detail(incident, store, profile, now)
+    return incident_detail(incident, store, profile, now, principal.can(Permission.personal_read))
 
 
 @router.post(
@@ -167,7 +167,7 @@ def transition_incident(
             comment=body.comment,
         ),
     )
-    return incident_detail(saved, store, profile, now)
+    return incident_detail(saved, store, profile, now, principal.can(Permission.personal_read))
 
 
 @router.post(
@@ -198,4 +198,4 @@ def assign_incident(
         body.version,
         lambda inc: assign(inc, body.recipient, actor=principal.actor, at=now, profile=profile),
     )
-    return incident_detail(saved, store, profile, now)
+    return incident_detail(saved, store, profile, now, principal.can(Permission.personal_read))

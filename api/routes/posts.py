@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
+from api.auth import Permission
 from api.deps import PostsReader, StoreDep
 from api.periods import check_order
 from api.presenters import post_public
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/posts", tags=["сообщения"])
 )
 def list_posts(
     store: StoreDep,
-    _: PostsReader,
+    principal: PostsReader,
     q: Annotated[str | None, Query(max_length=500, description="Поисковый запрос")] = None,
     sector: Annotated[str | None, Query(description="Сектор (группа тем ЦУР)")] = None,
     territory: Annotated[str | None, Query(description="id территории из профиля")] = None,
@@ -62,7 +63,10 @@ def list_posts(
         return PagePublic[PostPublic](items=[], total=0, limit=limit, offset=offset)
     page = store.query_posts(query)
     return PagePublic[PostPublic](
-        items=[post_public(p) for p in page.items], total=page.total, limit=limit, offset=offset
+        items=[post_public(p, principal.can(Permission.personal_read)) for p in page.items],
+        total=page.total,
+        limit=limit,
+        offset=offset,
     )
 
 
@@ -72,9 +76,9 @@ def list_posts(
     summary="Сообщение по id",
     responses={404: {"model": ErrorPublic, "description": "Нет такого сообщения"}},
 )
-def get_post(post_id: str, store: StoreDep, _: PostsReader) -> PostPublic:
+def get_post(post_id: str, store: StoreDep, principal: PostsReader) -> PostPublic:
     """Return one post."""
     post = store.get_post(post_id)
     if post is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="сообщение не найдено")
-    return post_public(post)
+    return post_public(post, principal.can(Permission.personal_read))
