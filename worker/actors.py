@@ -7,14 +7,25 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, cast
 
 import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from redis import Redis
 
 from index.models import utcnow
 from worker.broker import setup_broker
+from worker.delivery import (
+    claim_sending,
+    is_delivered,
+    mark_delivered,
+    queue_delivery,
+    release_sending,
+    undelivered,
+)
 from worker.notify import DeliveryError, deliver
 from worker.pipeline import detect, escalate_overdue, ingest_items, load_posts
+from worker.retrying import retry_policy
 from worker.runtime import get_runtime
 
 log = logging.getLogger(__name__)
@@ -23,6 +34,18 @@ broker = setup_broker()
 
 #: Dead-letter file under the data directory: one JSON line per message whose retries ran out.
 DEAD_LETTER_FILE = "dead-letters.jsonl"
+#: How long one notify run may take (ms); also how long its sending lock lives.
+NOTIFY_TIME_LIMIT_MS = 60_000
+
+
+def _redis() -> Redis:
+    """Return the Redis client of the broker the actors are bound to now."""
+    return cast(RedisBroker, dramatiq.get_broker()).client
+
+
+def queue_notify(alert_id: str) -> None:
+    """Queue the delivery of a stored alert and remember that it is queued."""
+    queue_delivery(_redis(), notify.send, alert_id)
 
 
 @dramatiq.actor(queue_name="infopole-dead", max_retries=0, time_limit=10_000)
@@ -39,6 +62,7 @@ def dead_letter(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
 @dramatiq.actor(
     queue_name="infopole-ingest",
     max_retries=5,
+    retry_when=retry_policy(5),
     min_backoff=1_000,
     max_backoff=60_000,
     time_limit=120_000,
@@ -54,6 +78,7 @@ def ingest(source: str, items: list[dict[str, Any]]) -> None:
 @dramatiq.actor(
     queue_name="infopole-detect",
     max_retries=5,
+    retry_when=retry_policy(5),
     min_backoff=1_000,
     max_backoff=60_000,
     time_limit=120_000,
@@ -63,12 +88,13 @@ def detect_batch(post_ids: list[str]) -> None:
     """Run spike, conflict and incident detection on stored posts; queue notifications."""
     rt = get_runtime()
     for alert in detect(rt, load_posts(rt, post_ids), rt.clock()):
-        notify.send(alert.id)
+        queue_notify(alert.id)
 
 
 @dramatiq.actor(
     queue_name="infopole-detect",
     max_retries=3,
+    retry_when=retry_policy(3),
     min_backoff=1_000,
     max_backoff=30_000,
     time_limit=120_000,
@@ -81,29 +107,58 @@ def escalate(slot: str) -> None:
     alerts = escalate_overdue(rt, now)
     log.info("escalation tick %s at %s: %d new alerts", slot, now.isoformat(), len(alerts))
     for alert in alerts:
-        notify.send(alert.id)
+        queue_notify(alert.id)
 
 
 @dramatiq.actor(
     queue_name="infopole-notify",
     max_retries=10,
+    retry_when=retry_policy(10),
     min_backoff=2_000,
     max_backoff=300_000,
-    time_limit=60_000,
+    time_limit=NOTIFY_TIME_LIMIT_MS,
     on_retry_exhausted="dead_letter",
 )
 def notify(alert_id: str) -> None:
-    """Deliver one alert to the configured channels (retried with backoff when a channel is down)."""
+    """Deliver one alert to the configured channels once (retried with backoff when a channel is down)."""
+    client = _redis()
+    if is_delivered(client, alert_id):
+        log.info("notify: alert %s was delivered already", alert_id)
+        return
     rt = get_runtime()
     alert = rt.store.get_alert(alert_id)
     if alert is None:
         log.warning("notify: alert %s not found", alert_id)
         return
+    if not claim_sending(client, alert_id, NOTIFY_TIME_LIMIT_MS):
+        raise dramatiq.Retry(f"alert {alert_id} is being sent by another worker", delay=NOTIFY_TIME_LIMIT_MS)
     try:
         deliver(alert, rt.settings.notify)
+        mark_delivered(client, alert_id)
     except DeliveryError as exc:
         log.warning("notify %s failed: %s", alert_id, exc)
         raise
+    finally:
+        release_sending(client, alert_id)
+
+
+@dramatiq.actor(
+    queue_name="infopole-notify",
+    max_retries=3,
+    retry_when=retry_policy(3),
+    min_backoff=5_000,
+    max_backoff=60_000,
+    time_limit=120_000,
+    on_retry_exhausted="dead_letter",
+)
+def redeliver(slot: str) -> None:
+    """Queue stored alerts whose delivery was never queued (a crash or an outage cut it off)."""
+    rt = get_runtime()
+    pending = undelivered(rt.store, _redis(), rt.clock())
+    for alert_id in pending:
+        queue_notify(alert_id)
+    if pending:
+        log.warning("redelivery tick %s: %d alerts queued again", slot, len(pending))
 
 
 #: How long one collection run may take (ms); a run keeps its place with the saved cursor anyway.
@@ -113,6 +168,7 @@ COLLECT_TIME_LIMIT_MS = 30 * 60 * 1000
 @dramatiq.actor(
     queue_name="infopole-collect",
     max_retries=5,
+    retry_when=retry_policy(5),
     min_backoff=5_000,
     max_backoff=600_000,
     time_limit=COLLECT_TIME_LIMIT_MS,
@@ -132,13 +188,14 @@ def collect(source: str, slot: str = "") -> None:
         if not acquired:
             log.info("collect %s (%s): another run is in progress, skipped", source, slot)
             return
-        report = collect_once(get_runtime(), source, notify=notify.send)
+        report = collect_once(get_runtime(), source, notify=queue_notify)
     log.info("collect %s (%s): %s", source, slot, report.message)
 
 
 @dramatiq.actor(
     queue_name="infopole-detect",
     max_retries=3,
+    retry_when=retry_policy(3),
     min_backoff=10_000,
     max_backoff=300_000,
     time_limit=600_000,

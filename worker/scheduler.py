@@ -13,7 +13,7 @@ from types import FrameType
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from index.models import utcnow
-from worker.actors import broker, collect, escalate, retention
+from worker.actors import broker, collect, escalate, redeliver, retention
 from worker.slots import claim_slot, slot_id
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 ESCALATE_PERIOD_S = int(os.environ.get("INFOPOLE_ESCALATE_PERIOD_S", "60"))
 #: How often retention deletes old posts (s).
 RETENTION_PERIOD_S = 24 * 3600
+#: How often stored alerts whose delivery was never queued are queued again (s).
+REDELIVER_PERIOD_S = int(os.environ.get("INFOPOLE_REDELIVER_PERIOD_S", "60"))
 
 
 def enqueue_escalation() -> None:
@@ -29,6 +31,13 @@ def enqueue_escalation() -> None:
     slot = slot_id(utcnow(), ESCALATE_PERIOD_S)
     if claim_slot(broker.client, "escalate", slot):
         escalate.send(slot)
+
+
+def enqueue_redelivery() -> None:
+    """Enqueue one sweep for alerts whose delivery was never queued, for the current slot."""
+    slot = slot_id(utcnow(), REDELIVER_PERIOD_S)
+    if claim_slot(broker.client, "redeliver", slot):
+        redeliver.send(slot)
 
 
 def enqueue_collect(source: str, period_s: int) -> None:
@@ -92,6 +101,14 @@ def main() -> None:
         coalesce=True,
     )
 
+    scheduler.add_job(
+        enqueue_redelivery,
+        "interval",
+        seconds=REDELIVER_PERIOD_S,
+        id="redeliver",
+        max_instances=1,
+        coalesce=True,
+    )
     scheduler.add_job(
         enqueue_retention,
         "interval",
