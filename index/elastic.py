@@ -26,6 +26,7 @@ from index.es_docs import (
     source_doc,
 )
 from index.es_setup import Kind, Layout, bootstrap, create_month_index, month_start, next_month, parse_month
+from index.forgetting import scrub_alert, scrub_incident
 from index.models import (
     Alert,
     Incident,
@@ -67,6 +68,8 @@ _FIRST_DUE = [IncidentStatus.new.value, IncidentStatus.assigned.value]
 _FINAL_DUE = [IncidentStatus.interim.value]
 #: Attempts of a read-modify-write before giving up.
 _RMW_ATTEMPTS = 8
+#: Posts, incidents or alerts read per request while forgetting an author.
+_FORGET_PAGE = 500
 
 
 def connect(
@@ -654,6 +657,77 @@ class ElasticStore:
                 continue
             return alert
         raise StoreUnavailable(f"оповещение {alert_id} постоянно меняется; повторите позже")
+
+    # Personal data
+
+    def forget_author(self, author_id: str, at: datetime) -> list[Post]:
+        """Delete every post by `author_id` and clean the incidents and alerts about them; return the posts.
+
+        Posts go by one delete_by_query (counts are aggregations, so they follow); incidents are
+        scrubbed with optimistic concurrency (index.forgetting.scrub_incident, version bumped); alerts
+        that list or quote the posts are rewritten.
+        """
+        if not author_id:
+            return []
+        query: dict[str, Any] = {"bool": {"filter": [{"term": {"author_id": author_id}}]}}
+        sort = [{"published_at": {"order": "asc"}}, {"id": {"order": "asc"}}]
+        posts: list[Post] = []
+        while True:
+            hits, total = self._page("posts", query, sort, _FORGET_PAGE, len(posts))
+            posts.extend(post_from_doc(hit["_source"]) for hit in hits)
+            if not hits or len(posts) >= total:
+                break
+        if not posts:
+            return []
+        with self._guard():
+            self.client.delete_by_query(
+                index=self._alias("posts"),
+                query=query,
+                refresh=True,
+                conflicts="proceed",
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+        ids = [p.id for p in posts]
+        incident_ids: set[str] = set()
+        for start in range(0, len(ids), _FORGET_PAGE):
+            response = self._search(
+                "incidents", query={"terms": {"post_ids": ids[start : start + _FORGET_PAGE]}}, size=MAX_WINDOW
+            )
+            incident_ids.update(hit["_id"] for hit in response["hits"]["hits"])
+        for incident_id in sorted(incident_ids):
+            self._scrub_incident(incident_id, posts, at)
+        offset = 0
+        while True:
+            page = self.query_alerts(AlertQuery(limit=_FORGET_PAGE, offset=offset))
+            for alert in page.items:
+                cleaned = scrub_alert(alert, posts)
+                if cleaned is not None:
+                    with self._guard():
+                        self.client.index(
+                            index=self._alias("alerts"),
+                            id=alert.id,
+                            document=alert_doc(cleaned),
+                            refresh=True,
+                        )
+            offset += len(page.items)
+            if not page.items or offset >= page.total:
+                break
+        return posts
+
+    def _scrub_incident(self, incident_id: str, posts: Sequence[Post], at: datetime) -> None:
+        """Remove forgotten posts from one incident, retrying when someone else writes it meanwhile."""
+        for _ in range(_RMW_ATTEMPTS):
+            current = self.get_incident(incident_id)
+            scrubbed = None if current is None else scrub_incident(current, posts, at)
+            if current is None or scrubbed is None:
+                return
+            try:
+                self.save_incident(scrubbed, expected_version=current.version)
+            except VersionConflict:
+                continue
+            return
+        raise StoreUnavailable(f"инцидент {incident_id} постоянно меняется; повторите позже")
 
     # Sources and pages
 
