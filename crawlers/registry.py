@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from index.models import Post
@@ -12,15 +13,58 @@ Mapper = Callable[[dict[str, Any], bytes], Post]
 
 MAPPERS: dict[str, Mapper] = {}
 
+#: Deepest nesting of dicts and lists a raw object may have; deeper ones are refused before mapping
+#: (they would blow Python's recursion limit in reprs, validation or JSON serialisation of Post.raw).
+MAX_RAW_DEPTH = 100
+
+
+def too_deep(value: object, limit: int = MAX_RAW_DEPTH) -> bool:
+    """Return whether `value` nests dicts and lists deeper than `limit` (checked without recursion)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children: Iterable[object]
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _guarded(func: Mapper) -> Mapper:
+    """Return `func` refusing too deeply nested objects with a ValueError (Russian), as every mapper must."""
+
+    @functools.wraps(func)
+    def mapper(raw: dict[str, Any], pseudonym_key: bytes) -> Post:
+        if too_deep(raw):
+            raise ValueError(f"объект источника вложен глубже {MAX_RAW_DEPTH} уровней: не разбирается")
+        try:
+            return func(raw, pseudonym_key)
+        except RecursionError:
+            raise ValueError("объект источника слишком сложен для разбора") from None
+
+    return mapper
+
 
 def register_mapper(name: str) -> Callable[[Mapper], Mapper]:
-    """Register a mapper under `name`; raise ValueError if the name is taken."""
+    """Register a mapper under `name` (guarded against too deep objects) and return the guarded mapper.
+
+    Raises ValueError if another function has the name; registering the same function again is a no-op.
+    """
 
     def decorate(func: Mapper) -> Mapper:
-        if name in MAPPERS and MAPPERS[name] is not func:
+        known = MAPPERS.get(name)
+        if known is not None:
+            if known is func or getattr(known, "__wrapped__", None) is func:
+                return known
             raise ValueError(f"mapper {name!r} is registered twice")
-        MAPPERS[name] = func
-        return func
+        MAPPERS[name] = _guarded(func)
+        return MAPPERS[name]
 
     return decorate
 

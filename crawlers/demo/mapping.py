@@ -51,7 +51,7 @@ def map_demo_item(raw: dict[str, Any], pseudonym_key: bytes) -> Post:
         raise _fail(raw, f"неизвестная сеть {network!r}")
     item_id = _text_field(raw, "item_id", required=True)
     kind = raw.get("type", "post")
-    if kind not in _TYPES:
+    if not isinstance(kind, str) or kind not in _TYPES:
         raise _fail(raw, f"неизвестный тип {kind!r} (нужен post или comment)")
     date = raw.get("date")
     if isinstance(date, bool) or not isinstance(date, int | float):
