@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from enum import StrEnum
 from typing import Any
 
@@ -325,6 +325,100 @@ class PlanDecision(BaseModel):
     at: datetime = Field(default_factory=utcnow)
 
     @field_validator("moved_to", "at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+class ChannelKind(StrEnum):
+    """Where an alert can be delivered."""
+
+    telegram = "telegram"  # a chat id of the Telegram bot
+    email = "email"  # an e-mail address
+    webhook = "webhook"  # a URL receiving signed JSON
+
+
+class NotifyChannel(BaseModel):
+    """One address of a subscriber on one channel."""
+
+    kind: ChannelKind
+    address: str  # chat id, e-mail address or URL
+    secret: str | None = None  # webhook: HMAC-SHA256 key of the signature header (never shown back)
+
+    @property
+    def destination(self) -> str:
+        """Return the key deliveries to this address are ordered and throttled by: "kind:address"."""
+        return f"{self.kind.value}:{self.address}"
+
+
+class Subscription(BaseModel):
+    """One person's alerts: which ones (kinds, severity, sectors, territories) and where they go."""
+
+    id: str
+    name: str  # who, as shown in the delivery log and acknowledgements
+    channels: list[NotifyChannel] = Field(default_factory=list)
+    kinds: list[AlertKind] = Field(default_factory=list)  # empty: every kind
+    min_severity: int = Field(default=1, ge=1, le=10)
+    sectors: list[str] = Field(default_factory=list)  # empty: every sector
+    territories: list[str] = Field(default_factory=list)  # empty: every territory (with their children)
+    quiet_from: time | None = None  # quiet hours in `timezone` (e.g. 22:00–08:00); held for a digest
+    quiet_to: time | None = None
+    timezone: str | None = None  # defaults to the profile's
+    urgent_severity: int = Field(default=9, ge=1, le=10)  # from this severity on: no quiet hours, no limit
+    max_per_hour: int = Field(default=6, ge=1)  # more to one address in an hour wait for a digest
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("created_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return as_utc(value)
+
+
+class DeliveryStatus(StrEnum):
+    """Where one alert stands on its way to one address."""
+
+    pending = "pending"  # to be sent (again, after a failed attempt, from next_attempt_at)
+    held = "held"  # quiet hours or the hourly limit: goes out in a digest from next_attempt_at
+    sent = "sent"
+    digested = "digested"  # went out inside a digest
+    skipped = "skipped"  # acknowledged or unsubscribed before it went out
+    failed = "failed"  # given up: a permanent error or too many attempts
+
+
+class DeliveryAttempt(BaseModel):
+    """One try to deliver: when, and the error if it failed."""
+
+    at: datetime
+    ok: bool
+    error: str | None = None
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return as_utc(value)
+
+
+class Delivery(BaseModel):
+    """One alert to one address of one subscription, with every attempt (the delivery log)."""
+
+    id: str  # deterministic: alert × subscription × address
+    alert_id: str
+    subscription_id: str
+    channel: ChannelKind
+    address: str
+    destination: str  # "kind:address": deliveries to it go out in `seq` order
+    seq: int  # creation order (nanoseconds), the order of sending to one destination
+    status: DeliveryStatus = DeliveryStatus.pending
+    created_at: datetime = Field(default_factory=utcnow)
+    next_attempt_at: datetime | None = None  # not before this (retry back-off, end of quiet hours)
+    sent_at: datetime | None = None
+    digest_id: str | None = None  # the digest it went out in
+    attempts: list[DeliveryAttempt] = Field(default_factory=list)
+    last_error: str | None = None
+    note: str = ""  # why it is held, skipped or failed (Russian)
+
+    @field_validator("created_at", "next_attempt_at", "sent_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         return None if value is None else as_utc(value)

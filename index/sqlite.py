@@ -18,12 +18,15 @@ from typing import Any
 from index.forgetting import scrub_alert, scrub_incident
 from index.models import (
     Alert,
+    Delivery,
+    DeliveryStatus,
     Incident,
     IncidentStatus,
     OfficialPage,
     PlanDecision,
     Post,
     SourceState,
+    Subscription,
     as_utc,
 )
 from index.sqlite_counts import HourlyCountsCache, log_hours
@@ -33,6 +36,7 @@ from index.store import (
     Bucket,
     CountField,
     CountRow,
+    DeliveryQuery,
     IncidentQuery,
     NotFound,
     Page,
@@ -510,6 +514,19 @@ class SqliteStore:
 
     def save_incident(self, incident: Incident, expected_version: int | None = None) -> Incident:
         """Write an incident with optimistic concurrency; return it with its new version."""
+        with self._write() as conn:
+            return self._write_incident(conn, incident, expected_version)
+
+    def save_incidents(self, writes: Sequence[tuple[Incident, int | None]]) -> list[Incident]:
+        """Write several incidents in one transaction, each under its expected version; all or none."""
+        with self._write() as conn:
+            return [self._write_incident(conn, incident, expected) for incident, expected in writes]
+
+    @staticmethod
+    def _write_incident(
+        conn: sqlite3.Connection, incident: Incident, expected_version: int | None
+    ) -> Incident:
+        """Write one incident inside the caller's transaction; raise VersionConflict on a lost race."""
         version = 1 if expected_version is None else expected_version + 1
         saved = incident.model_copy(update={"version": version})
         values = (
@@ -523,35 +540,34 @@ class SqliteStore:
             version,
             saved.model_dump_json(),
         )
-        with self._write() as conn:
-            if expected_version is None:
-                cursor = conn.execute(
-                    "INSERT INTO incidents (status, recipient, sector, territory, created_at, "
-                    "first_answer_due, final_answer_due, version, data, id) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                    (*values, saved.id),
-                )
-                if cursor.rowcount != 1:
-                    raise VersionConflict(f"инцидент {saved.id} уже существует")
-            else:
-                cursor = conn.execute(
-                    "UPDATE incidents SET status = ?, recipient = ?, sector = ?, territory = ?, "
-                    "created_at = ?, first_answer_due = ?, final_answer_due = ?, version = ?, data = ? "
-                    "WHERE id = ? AND version = ?",
-                    (*values, saved.id, expected_version),
-                )
-                if cursor.rowcount != 1:
-                    row = conn.execute("SELECT version FROM incidents WHERE id = ?", (saved.id,)).fetchone()
-                    found = "не существует" if row is None else f"имеет версию {row[0]}"
-                    raise VersionConflict(
-                        f"инцидент {saved.id} {found}, ожидалась версия {expected_version}: "
-                        "его изменил кто-то другой, обновите и повторите"
-                    )
-            conn.execute("DELETE FROM incident_posts WHERE incident_id = ?", (saved.id,))
-            conn.executemany(
-                "INSERT OR REPLACE INTO incident_posts (post_id, incident_id) VALUES (?, ?)",
-                [(post_id, saved.id) for post_id in saved.post_ids],
+        if expected_version is None:
+            cursor = conn.execute(
+                "INSERT INTO incidents (status, recipient, sector, territory, created_at, "
+                "first_answer_due, final_answer_due, version, data, id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                (*values, saved.id),
             )
+            if cursor.rowcount != 1:
+                raise VersionConflict(f"инцидент {saved.id} уже существует")
+        else:
+            cursor = conn.execute(
+                "UPDATE incidents SET status = ?, recipient = ?, sector = ?, territory = ?, "
+                "created_at = ?, first_answer_due = ?, final_answer_due = ?, version = ?, data = ? "
+                "WHERE id = ? AND version = ?",
+                (*values, saved.id, expected_version),
+            )
+            if cursor.rowcount != 1:
+                row = conn.execute("SELECT version FROM incidents WHERE id = ?", (saved.id,)).fetchone()
+                found = "не существует" if row is None else f"имеет версию {row[0]}"
+                raise VersionConflict(
+                    f"инцидент {saved.id} {found}, ожидалась версия {expected_version}: "
+                    "его изменил кто-то другой, обновите и повторите"
+                )
+        conn.execute("DELETE FROM incident_posts WHERE incident_id = ?", (saved.id,))
+        conn.executemany(
+            "INSERT OR REPLACE INTO incident_posts (post_id, incident_id) VALUES (?, ?)",
+            [(post_id, saved.id) for post_id in saved.post_ids],
+        )
         return saved
 
     def get_incident(self, incident_id: str) -> Incident | None:
@@ -670,6 +686,102 @@ class SqliteStore:
                     (alert.model_dump_json(), alert_id),
                 )
         return alert
+
+    # Subscriptions and the delivery log
+
+    def save_subscription(self, subscription: Subscription) -> None:
+        """Store a subscription (replace by id)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO subscriptions (id, data) VALUES (?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET data = excluded.data",
+                (subscription.id, subscription.model_dump_json()),
+            )
+
+    def get_subscription(self, subscription_id: str) -> Subscription | None:
+        """Return one subscription by id, or None."""
+        with self._guard():
+            row = (
+                self._conn()
+                .execute("SELECT data FROM subscriptions WHERE id = ?", (subscription_id,))
+                .fetchone()
+            )
+        return None if row is None else Subscription.model_validate_json(row[0])
+
+    def list_subscriptions(self) -> list[Subscription]:
+        """Return every subscription, by id."""
+        with self._guard():
+            rows = self._conn().execute("SELECT data FROM subscriptions ORDER BY id").fetchall()
+        return [Subscription.model_validate_json(row[0]) for row in rows]
+
+    def delete_subscription(self, subscription_id: str) -> bool:
+        """Delete a subscription; return False when there was none."""
+        with self._write() as conn:
+            cursor = conn.execute("DELETE FROM subscriptions WHERE id = ?", (subscription_id,))
+            return cursor.rowcount == 1
+
+    @staticmethod
+    def _delivery_row(delivery: Delivery) -> tuple[Any, ...]:
+        """Return the deliveries table values of `delivery` (id last)."""
+        return (
+            delivery.alert_id,
+            delivery.subscription_id,
+            delivery.destination,
+            delivery.status.value,
+            delivery.seq,
+            delivery.model_dump_json(),
+            delivery.id,
+        )
+
+    def add_delivery(self, delivery: Delivery) -> bool:
+        """Store a delivery unless one with the same id exists; return True if it was new."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO deliveries (alert_id, subscription_id, destination, status, seq, data, id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                self._delivery_row(delivery),
+            )
+            return cursor.rowcount == 1
+
+    def save_delivery(self, delivery: Delivery) -> None:
+        """Store a delivery (replace by id)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO deliveries (alert_id, subscription_id, destination, status, seq, data, id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET alert_id = excluded.alert_id, "
+                "subscription_id = excluded.subscription_id, destination = excluded.destination, "
+                "status = excluded.status, seq = excluded.seq, data = excluded.data",
+                self._delivery_row(delivery),
+            )
+
+    def get_delivery(self, delivery_id: str) -> Delivery | None:
+        """Return one delivery by id, or None."""
+        with self._guard():
+            row = self._conn().execute("SELECT data FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+        return None if row is None else Delivery.model_validate_json(row[0])
+
+    def query_deliveries(self, query: DeliveryQuery) -> Page[Delivery]:
+        """Return the deliveries matching `query` in sending order (seq, id) unless newest_first."""
+        _check_paging(query.limit, query.offset)
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column in ("alert_id", "subscription_id", "destination"):
+            value = getattr(query, column)
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if query.status is not None:
+            clauses.append("status IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps([DeliveryStatus(s).value for s in query.status]))
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        order = "DESC" if query.newest_first else "ASC"
+        with self._read() as conn:
+            total = int(conn.execute(f"SELECT count(*) FROM deliveries{where}", params).fetchone()[0])
+            rows = conn.execute(
+                f"SELECT data FROM deliveries{where} ORDER BY seq {order}, id {order} LIMIT ? OFFSET ?",
+                [*params, query.limit, query.offset],
+            ).fetchall()
+        return Page(items=[Delivery.model_validate_json(row[0]) for row in rows], total=total)
 
     # Sources and pages
 

@@ -150,6 +150,24 @@ _V5 = (
     "CREATE TABLE rollup_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, bucket INTEGER NOT NULL)",
 )
 
+_V6 = (
+    # Alert subscriptions and the delivery log (one row per alert × subscription × address).
+    "CREATE TABLE subscriptions (id TEXT PRIMARY KEY, data TEXT NOT NULL)",
+    """CREATE TABLE deliveries (
+        id TEXT PRIMARY KEY,
+        alert_id TEXT NOT NULL,
+        subscription_id TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        status TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        data TEXT NOT NULL
+    )""",
+    "CREATE INDEX deliveries_alert ON deliveries(alert_id, seq)",
+    "CREATE INDEX deliveries_subscription ON deliveries(subscription_id, seq)",
+    "CREATE INDEX deliveries_destination ON deliveries(destination, status, seq)",
+    "CREATE INDEX deliveries_status ON deliveries(status, seq)",
+)
+
 #: Every migration, in order; append new ones, never edit applied ones.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "posts, full text, incidents, alerts, source states, pages", _V1),
@@ -157,6 +175,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "rollups for every grouping set of sector, territory, source", _V3),
     Migration(4, "content-plan decisions", _V4),
     Migration(5, "log of the hours whose rollups changed (counts cache)", _V5),
+    Migration(6, "alert subscriptions and the delivery log", _V6),
 )
 
 #: The schema version this code writes.

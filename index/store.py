@@ -10,12 +10,15 @@ from typing import Generic, Literal, Protocol, TypeVar, runtime_checkable
 from index.models import (
     Alert,
     AlertKind,
+    Delivery,
+    DeliveryStatus,
     Incident,
     IncidentStatus,
     OfficialPage,
     PlanDecision,
     Post,
     SourceState,
+    Subscription,
 )
 
 #: Fields a post count can be grouped by (the rollup dimensions).
@@ -234,4 +237,65 @@ class ForgetsAuthors(Protocol):
         Incidents keep their history: the posts leave `post_ids`, the person's name leaves audit texts,
         and an audit entry at `at` records how many posts went. Idempotent: a second call returns [].
         """
+        ...
+
+
+@dataclass
+class DeliveryQuery:
+    """Filters for reading the delivery log; they combine with AND."""
+
+    alert_id: str | None = None
+    subscription_id: str | None = None
+    destination: str | None = None
+    status: Sequence[DeliveryStatus] | None = None
+    limit: int = 100
+    offset: int = 0
+    newest_first: bool = False  # default: in sending order (seq, then id)
+
+
+@runtime_checkable
+class AlertingStore(Protocol):
+    """A store that keeps alert subscriptions, the delivery log and grouped incident writes.
+
+    Every backend should implement it (worker.notify and the merge/split endpoints need it).
+    """
+
+    def save_incidents(self, writes: Sequence[tuple[Incident, int | None]]) -> list[Incident]:
+        """Write several incidents, each under its expected version as in `save_incident`; all or none.
+
+        Raises VersionConflict (and writes nothing) when any expected version does not match. A post
+        listed by several written incidents belongs to the last one written (`find_incident_for_post`).
+        """
+        ...
+
+    def save_subscription(self, subscription: Subscription) -> None:
+        """Store a subscription (replace by id)."""
+        ...
+
+    def get_subscription(self, subscription_id: str) -> Subscription | None:
+        """Return one subscription by id, or None."""
+        ...
+
+    def list_subscriptions(self) -> list[Subscription]:
+        """Return every subscription, by id."""
+        ...
+
+    def delete_subscription(self, subscription_id: str) -> bool:
+        """Delete a subscription; return False when there was none (its deliveries stay in the log)."""
+        ...
+
+    def add_delivery(self, delivery: Delivery) -> bool:
+        """Store a delivery unless one with the same id exists; return True if it was new."""
+        ...
+
+    def save_delivery(self, delivery: Delivery) -> None:
+        """Store a delivery (replace by id)."""
+        ...
+
+    def get_delivery(self, delivery_id: str) -> Delivery | None:
+        """Return one delivery by id, or None."""
+        ...
+
+    def query_deliveries(self, query: DeliveryQuery) -> Page[Delivery]:
+        """Return the deliveries matching `query` in sending order (seq, id) unless newest_first."""
         ...

@@ -7,7 +7,7 @@ import random
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +16,29 @@ import pytest
 from index.models import (
     AlertKind,
     AuditEntry,
+    ChannelKind,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
     IncidentStatus,
     Kind,
     Metrics,
+    NotifyChannel,
     OfficialPage,
     Place,
     PlanAction,
     PlanDecision,
     Post,
     SourceState,
+    Subscription,
     Tone,
 )
 from index.store import (
+    AlertingStore,
     AlertQuery,
     CountField,
     CountRow,
+    DeliveryQuery,
     IncidentQuery,
     NotFound,
     PostQuery,
@@ -714,3 +722,129 @@ def test_forget_author_deletes_posts_and_cleans_incidents_and_alerts(store: Stor
     assert store.forget_author("p-forget", BASE_TIME) == []
     assert store.forget_author("", BASE_TIME) == []
     assert store.count_posts(PostQuery()) == 1
+
+
+# Alerting: grouped incident writes, subscriptions, the delivery log (index.store.AlertingStore)
+
+
+def _alerting(store: Store) -> AlertingStore:
+    """Return the store as an AlertingStore, or skip for a backend that does not implement it yet."""
+    if not isinstance(store, AlertingStore):
+        pytest.skip(f"{type(store).__name__} does not implement AlertingStore yet")
+    return store
+
+
+def test_save_incidents_writes_all_or_nothing(store: Store) -> None:
+    alerting = _alerting(store)
+    a = store.save_incident(make_incident(post_ids=["p1", "p2"]))
+    b = store.save_incident(make_incident(post_ids=["p3"]))
+    # Merge b into a: a takes every post, b is emptied; both in one call.
+    merged, emptied = alerting.save_incidents(
+        [
+            (b.model_copy(update={"post_ids": [], "status": IncidentStatus.closed}), b.version),
+            (a.model_copy(update={"post_ids": ["p1", "p2", "p3"]}), a.version),
+        ]
+    )
+    assert (merged.version, emptied.version) == (2, 2)
+    found = store.find_incident_for_post("p3")
+    assert found is not None and found.id == a.id
+    # One stale version: nothing is written.
+    fresh = make_incident(post_ids=["p9"])
+    with pytest.raises(VersionConflict):
+        alerting.save_incidents([(fresh, None), (a.model_copy(update={"title": "устарело"}), a.version)])
+    assert store.get_incident(fresh.id) is None
+    stored = store.get_incident(a.id)
+    assert stored is not None and stored.version == 2 and stored.title == a.title
+
+
+def test_subscriptions_round_trip_replace_and_delete(store: Store) -> None:
+    alerting = _alerting(store)
+    sub = Subscription(
+        id="head",
+        name="Глава МЦУ",
+        channels=[
+            NotifyChannel(kind=ChannelKind.telegram, address="100500"),
+            NotifyChannel(kind=ChannelKind.webhook, address="https://hook.example/x", secret="k"),
+        ],
+        kinds=[AlertKind.spike, AlertKind.conflict],
+        min_severity=6,
+        sectors=["ЖКХ"],
+        territories=["centr"],
+        quiet_from=time(22, 0),
+        quiet_to=time(8, 0),
+        timezone="Asia/Yekaterinburg",
+        created_at=datetime(2024, 3, 4, 13, 0, tzinfo=MSK),
+    )
+    alerting.save_subscription(sub)
+    alerting.save_subscription(Subscription(id="analyst", name="Аналитик"))
+    assert alerting.get_subscription("head") == sub
+    assert alerting.get_subscription("head").created_at.tzinfo is not None  # type: ignore[union-attr]
+    assert [s.id for s in alerting.list_subscriptions()] == ["analyst", "head"]
+    alerting.save_subscription(sub.model_copy(update={"min_severity": 8}))
+    got = alerting.get_subscription("head")
+    assert got is not None and got.min_severity == 8
+    assert alerting.delete_subscription("head") is True
+    assert alerting.delete_subscription("head") is False
+    assert alerting.get_subscription("head") is None
+    assert alerting.get_subscription("nope") is None
+
+
+def _delivery(n: int, **extra: Any) -> Delivery:
+    values: dict[str, Any] = {
+        "id": f"d{n}",
+        "alert_id": f"a{n % 3}",
+        "subscription_id": "head" if n % 2 else "analyst",
+        "channel": ChannelKind.telegram,
+        "address": "100500",
+        "destination": "telegram:100500",
+        "seq": 1_000 + (7 * n) % 10,
+        "created_at": BASE_TIME + timedelta(seconds=n),
+    }
+    values.update(extra)
+    return Delivery(**values)
+
+
+def test_deliveries_add_is_idempotent_and_save_replaces(store: Store) -> None:
+    alerting = _alerting(store)
+    first = _delivery(1)
+    assert alerting.add_delivery(first) is True
+    assert alerting.add_delivery(first.model_copy(update={"note": "второй раз"})) is False
+    assert alerting.get_delivery("d1") == first
+    failed = first.model_copy(
+        update={
+            "attempts": [DeliveryAttempt(at=BASE_TIME, ok=False, error="503")],
+            "last_error": "503",
+            "next_attempt_at": BASE_TIME + timedelta(minutes=1),
+        }
+    )
+    alerting.save_delivery(failed)
+    assert alerting.get_delivery("d1") == failed
+    sent = failed.model_copy(update={"status": DeliveryStatus.sent, "sent_at": BASE_TIME})
+    alerting.save_delivery(sent)
+    page = alerting.query_deliveries(DeliveryQuery(status=[DeliveryStatus.sent]))
+    assert [d.id for d in page.items] == ["d1"] and page.total == 1
+    assert alerting.query_deliveries(DeliveryQuery(status=[DeliveryStatus.pending])).total == 0
+    assert alerting.get_delivery("nope") is None
+
+
+def test_query_deliveries_filters_and_sending_order(store: Store) -> None:
+    alerting = _alerting(store)
+    made = [_delivery(n) for n in range(10)]
+    made[4] = made[4].model_copy(update={"destination": "email:a@b.example", "address": "a@b.example"})
+    made[5] = made[5].model_copy(update={"status": DeliveryStatus.held})
+    for d in made:
+        alerting.add_delivery(d)
+    in_order = sorted(made, key=lambda d: (d.seq, d.id))
+    everything = alerting.query_deliveries(DeliveryQuery(limit=100))
+    assert [d.id for d in everything.items] == [d.id for d in in_order]
+    newest = alerting.query_deliveries(DeliveryQuery(limit=3, newest_first=True))
+    assert [d.id for d in newest.items] == [d.id for d in reversed(in_order)][:3]
+    assert newest.total == 10
+    tg = alerting.query_deliveries(DeliveryQuery(destination="telegram:100500"))
+    assert tg.total == 9 and all(d.destination == "telegram:100500" for d in tg.items)
+    by_alert = alerting.query_deliveries(DeliveryQuery(alert_id="a1"))
+    assert {d.id for d in by_alert.items} == {d.id for d in made if d.alert_id == "a1"}
+    by_sub = alerting.query_deliveries(DeliveryQuery(subscription_id="head", status=[DeliveryStatus.held]))
+    assert [d.id for d in by_sub.items] == ["d5"]
+    paged = alerting.query_deliveries(DeliveryQuery(limit=4, offset=4))
+    assert [d.id for d in paged.items] == [d.id for d in in_order][4:8]
