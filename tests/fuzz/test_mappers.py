@@ -144,7 +144,8 @@ def test_valid_items_with_one_field_broken(name: str, data: st.DataObject) -> No
     target: dict[str, Any] = raw
     # Sometimes reach into a nested object (the Telegram message, the chat, the thread).
     nested = [k for k, v in raw.items() if isinstance(v, dict)]
-    if nested and data.draw(st.booleans()):
+    go_deeper: bool = data.draw(st.booleans())
+    if nested and go_deeper:
         target = raw[data.draw(st.sampled_from(nested))]
     key: str = data.draw(st.sampled_from(sorted(target))) if target else "x"
     if data.draw(st.booleans()):
