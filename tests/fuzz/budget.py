@@ -15,6 +15,11 @@ def fuzz(examples: int) -> settings:
     return settings(
         max_examples=examples * SCALE,
         deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+            HealthCheck.function_scoped_fixture,  # caplog and friends are cleared per example
+        ],
         database=None,
     )
