@@ -104,15 +104,23 @@ class CollectSettings(BaseModel):
 
 
 class NotifySettings(BaseModel):
-    """Alert delivery channels."""
+    """Alert delivery channels (the Telegram bot's token and API URL are under `telegram`)."""
 
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_user: str = ""
     smtp_password: SecretStr = SecretStr("")
+    smtp_ssl: bool = False  # implicit TLS (port 465)
+    smtp_starttls: bool = False  # STARTTLS after connecting (port 587)
     mail_from: str = "infopole@localhost"
-    webhook_url: str = ""
+    webhook_url: str = ""  # every alert also goes here (besides the subscriptions kept in the store)
     webhook_secret: SecretStr = SecretStr("")
+    public_url: str = ""  # the web address of this installation, for links in messages ("https://...")
+    link_secret: SecretStr = SecretStr("")  # signs acknowledgement links; empty: the pseudonym secret
+    timeout_s: float = 10.0  # per attempt, every channel
+    retry_base_s: float = 5.0  # back-off after a failed attempt: base × 2^(attempts − 1) ...
+    retry_max_s: float = 600.0  # ... at most this
+    max_attempts: int = 60  # then the delivery is marked failed
 
 
 class RiskSettings(BaseModel):
