@@ -192,6 +192,11 @@ class Settings(BaseSettings):
         return self.data_dir / self.store.sqlite_file
 
     @property
+    def ack_link_secret(self) -> str:
+        """Return the key that signs acknowledgement links (the pseudonym secret when none is set)."""
+        return self.notify.link_secret.get_secret_value() or self.pseudonym_key.decode("utf-8")
+
+    @property
     def pseudonym_key(self) -> bytes:
         """Return the key for pseudonymising author ids (a fixed one in development)."""
         value = self.api.pseudonym_secret.get_secret_value() or "infopole-development-only"
