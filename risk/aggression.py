@@ -25,6 +25,10 @@ MARKERS = (
     "sensitive_topic",
     "shouting",
 )
+#: Markers of risky subjects rather than hostility; together they add at most SENSITIVE_CAP.
+SENSITIVE_MARKERS = frozenset({"sensitive", "sensitive_topic"})
+#: Below the 0.5 at which conflicts and incidents call a comment aggressive: a subject alone never is.
+SENSITIVE_CAP = 0.45
 #: Hits of one marker beyond this count add nothing.
 MAX_HITS_PER_MARKER = 3
 #: Weight of shouting: a run of "!!" or a text mostly in capitals.
@@ -131,9 +135,15 @@ class AggressionScorer:
             evidence["shouting"] = ["!!" if _EXCLAMATIONS.search(doc.text) else "КАПС"]
             weights["shouting"] = [SHOUT_WEIGHT]
         keep = 1.0
-        for values in weights.values():
+        keep_sensitive = 1.0
+        for marker, values in weights.items():
             for w in sorted(values, reverse=True)[:MAX_HITS_PER_MARKER]:
-                keep *= 1.0 - min(max(w, 0.0), 0.95)
+                factor = 1.0 - min(max(w, 0.0), 0.95)
+                if marker in SENSITIVE_MARKERS:
+                    keep_sensitive *= factor
+                else:
+                    keep *= factor
+        keep *= 1.0 - min(1.0 - keep_sensitive, SENSITIVE_CAP)
         if tone_score < 0:
             keep *= 1.0 - 0.15 * min(1.0, -tone_score)
         markers = [m for m in MARKERS if m in evidence] + sorted(m for m in evidence if m not in MARKERS)

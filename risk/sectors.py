@@ -27,6 +27,10 @@ TOPIC_NAME_WEIGHT = 0.5
 SECONDARY_TOPIC_SHARE = 0.25
 #: Words of a multi-word keyword may stand this many tokens further apart than adjacent.
 PHRASE_SLACK = 2
+#: Keywords among the first LEAD_TOKENS tokens weigh LEAD_BONUS times more: an appeal names its subject first
+#: and mentions the surroundings later ("нет освещения ... дорога к школе").
+LEAD_TOKENS = 25
+LEAD_BONUS = 1.5
 #: Function words kept inside keyword phrases because they carry the meaning ("нет воды", "не горит").
 _KEPT_FUNCTION_WORDS = frozenset({"не", "нет", "без", "ни"})
 #: Words of topic names that say nothing about the topic.
@@ -218,6 +222,9 @@ class LexiconSectorModel:
         self._index: dict[str, list[Keyword]] = defaultdict(list)
         for kw in keywords:
             self._index[kw.lemmas[0]].append(kw)
+        self._index = dict(self._index)
+        #: Lemmas that occur in phrases after their first word.
+        self._inner: frozenset[str] = frozenset(x for kw in keywords for x in kw.lemmas[1:])
         self.keyword_count = len(keywords)
 
     def predict_text(self, text: str) -> SectorResult:
@@ -231,11 +238,12 @@ class LexiconSectorModel:
             return SectorResult(sector=None, topic=None, confidence=0.0)
         topic_scores: dict[str, float] = defaultdict(float)
         group_kw: dict[str, float] = defaultdict(float)
-        for kw in matched:
+        for kw, pos in matched:
+            weight = kw.weight * (LEAD_BONUS if pos < LEAD_TOKENS else 1.0)
             if kw.topic is None:
-                group_kw[kw.group] += kw.weight
+                group_kw[kw.group] += weight
             else:
-                topic_scores[kw.topic] += kw.weight
+                topic_scores[kw.topic] += weight
         by_group: dict[str, list[float]] = defaultdict(list)
         for topic, score in topic_scores.items():
             by_group[TOPIC_GROUPS[topic]].append(score)
@@ -248,7 +256,7 @@ class LexiconSectorModel:
             )
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         best_group, best = ranked[0]
-        keys = tuple(" ".join(kw.lemmas) for kw in matched)
+        keys = tuple(" ".join(kw.lemmas) for kw, _ in matched)
         if best < MIN_SCORE:
             return SectorResult(sector=None, topic=None, confidence=0.0, scores=scores, matched=keys)
         second = ranked[1][1] if len(ranked) > 1 else 0.0
@@ -261,7 +269,7 @@ class LexiconSectorModel:
     def topic_in_group(self, doc: Doc, group: str) -> str | None:
         """Return the best topic of `group` for a text (the group's default topic without evidence)."""
         topic_scores: dict[str, float] = defaultdict(float)
-        for kw in self._match(doc):
+        for kw, _ in self._match(doc):
             if kw.topic is not None and kw.group == group:
                 topic_scores[kw.topic] += kw.weight
         return self._best_topic(group, topic_scores)
@@ -273,24 +281,19 @@ class LexiconSectorModel:
             return max(candidates)[1]
         return self.defaults.get(group)
 
-    def _match(self, doc: Doc) -> list[Keyword]:
-        """Return every keyword that occurs in the text (phrases within a small window)."""
-        out: list[Keyword] = []
-        positions: dict[str, list[int]] | None = None
-        for lem in doc.lemma_set:
+    def _match(self, doc: Doc) -> list[tuple[Keyword, int]]:
+        """Return every keyword in the text with the token position of its first lemma's first occurrence."""
+        out: list[tuple[Keyword, int]] = []
+        positions: dict[str, list[int]] = defaultdict(list)
+        for i, fs in enumerate(doc.lemma_forms):
+            for f in fs:
+                if f in self._index or f in self._inner:
+                    positions[f].append(i)
+        for lem, where in positions.items():
             for kw in self._index.get(lem, ()):
-                if len(kw.lemmas) == 1:
-                    out.append(kw)
-                    continue
-                if not all(x in doc.lemma_set for x in kw.lemmas[1:]):
-                    continue
-                if positions is None:
-                    positions = defaultdict(list)
-                    for i, fs in enumerate(doc.lemma_forms):
-                        for f in fs:
-                            positions[f].append(i)
-                if _close(kw.lemmas, positions):
-                    out.append(kw)
+                single = len(kw.lemmas) == 1
+                if single or (all(x in positions for x in kw.lemmas[1:]) and _close(kw.lemmas, positions)):
+                    out.append((kw, where[0]))
         return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
@@ -46,6 +47,24 @@ _PROMO_MIN_PREFIX = 20
 #: Longer "words" (base64, keyboard mashing) are not tokens.
 MAX_TOKEN_CHARS = 40
 _TOKEN = re.compile(r"[а-яёa-z]+(?:-[а-яёa-z]+)*|\d+", re.IGNORECASE)
+#: A lowercase Cyrillic letter directly followed by a capital one: two words glued together when line
+#: breaks were lost ("рекуЖители") or a CamelCase company name ("ТеплоСеть"); both read as two tokens.
+_GLUED = re.compile(r"(?<=[а-яё])(?=[А-ЯЁ])")
+
+
+def _token_matches(text: str) -> Iterator[tuple[str, int, int]]:
+    """Yield (token, start, end) of `text` (cut to MAX_TEXT_CHARS); glued words split, overlong skipped."""
+    for m in _TOKEN.finditer(text[:MAX_TEXT_CHARS]):
+        word, start = m.group(), m.start()
+        if len(word) > 2 and _GLUED.search(word):
+            pos = 0
+            for cut in [g.start() for g in _GLUED.finditer(word)] + [len(word)]:
+                part = word[pos:cut]
+                if part and len(part) <= MAX_TOKEN_CHARS:
+                    yield part, start + pos, start + cut
+                pos = cut
+        elif m.end() - start <= MAX_TOKEN_CHARS:
+            yield word, start, m.end()
 
 
 def clean(text: str) -> str:
@@ -119,16 +138,12 @@ def normalize_word(word: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """Return the word and number tokens of `text`, lowercased, ё→е (input cut to MAX_TEXT_CHARS)."""
-    return [normalize_word(m) for m in _TOKEN.findall(text[:MAX_TEXT_CHARS]) if len(m) <= MAX_TOKEN_CHARS]
+    return [normalize_word(word) for word, _, _ in _token_matches(text)]
 
 
 def token_spans(text: str) -> list[tuple[str, int, int]]:
     """Return (original token, start, end) for every token of `text` (input cut to MAX_TEXT_CHARS)."""
-    return [
-        (m.group(), m.start(), m.end())
-        for m in _TOKEN.finditer(text[:MAX_TEXT_CHARS])
-        if m.end() - m.start() <= MAX_TOKEN_CHARS
-    ]
+    return list(_token_matches(text))
 
 
 @cache
@@ -225,13 +240,11 @@ def analyse(raw: str, *, cleaned: bool = False) -> Doc:
     spans: list[tuple[int, int]] = []
     lemma_forms: list[tuple[str, ...]] = []
     seen: set[str] = set()
-    for m in _TOKEN.finditer(text):
-        if m.end() - m.start() > MAX_TOKEN_CHARS:
-            continue
-        w = normalize_word(m.group())
+    for word, start, end in _token_matches(text):
+        w = normalize_word(word)
         f = forms(w)
         words.append(w)
-        spans.append(m.span())
+        spans.append((start, end))
         lemma_forms.append(f)
         seen.update(f)
     return Doc(text=text, words=words, spans=spans, lemma_forms=lemma_forms, lemma_set=frozenset(seen))
