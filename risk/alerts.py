@@ -7,6 +7,8 @@ step) is one alert however often it is detected. `now` sets `created_at`; withou
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -417,3 +419,17 @@ def overdue_alert(
         },
         **_created(now),
     )
+
+
+# Acknowledgement links --------------------------------------------------------------------------
+
+
+def ack_token(secret: str, alert_id: str, subscriber: str) -> str:
+    """Return the signature of an acknowledgement link: hex HMAC-SHA256 of "alert id:subscriber"."""
+    message = f"{alert_id}:{subscriber}".encode()
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def verify_ack_token(secret: str, alert_id: str, subscriber: str, token: str) -> bool:
+    """Return whether `token` signs the acknowledgement of `alert_id` by `subscriber` (constant time)."""
+    return bool(secret) and hmac.compare_digest(ack_token(secret, alert_id, subscriber), token or "")

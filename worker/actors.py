@@ -23,7 +23,7 @@ from worker.delivery import (
     release_sending,
     undelivered,
 )
-from worker.notify import DeliveryError, deliver
+from worker.notify import DeliveryError, Notifier, redis_lock
 from worker.pipeline import detect, escalate_overdue, ingest_items, load_posts
 from worker.retrying import retry_policy
 from worker.runtime import get_runtime
@@ -46,6 +46,15 @@ def _redis() -> Redis:
 def queue_notify(alert_id: str) -> None:
     """Queue the delivery of a stored alert and remember that it is queued."""
     queue_delivery(_redis(), notify.send, alert_id)
+
+
+def _notifier() -> Notifier:
+    """Return the delivery log of this process's runtime, its addresses locked across workers.
+
+    Deliveries run on wall time (back-off, quiet hours), whatever clock the detection uses.
+    """
+    rt = get_runtime()
+    return Notifier(rt.store, rt.settings, rt.profile, lock=redis_lock(_redis(), NOTIFY_TIME_LIMIT_MS))
 
 
 @dramatiq.actor(queue_name="infopole-dead", max_retries=0, time_limit=10_000)
@@ -108,6 +117,7 @@ def escalate(slot: str) -> None:
     log.info("escalation tick %s at %s: %d new alerts", slot, now.isoformat(), len(alerts))
     for alert in alerts:
         queue_notify(alert.id)
+    sweep_deliveries.send(slot)
 
 
 @dramatiq.actor(
@@ -120,26 +130,52 @@ def escalate(slot: str) -> None:
     on_retry_exhausted="dead_letter",
 )
 def notify(alert_id: str) -> None:
-    """Deliver one alert to the configured channels once (retried with backoff when a channel is down)."""
+    """Deliver one alert to every subscribed address once, in order (worker.notify; retried while due).
+
+    The alert counts as delivered when none of its deliveries is still due now: sent, digested, skipped,
+    failed for good, or held on purpose for a digest (the sweep sends those).
+    """
     client = _redis()
     if is_delivered(client, alert_id):
         log.info("notify: alert %s was delivered already", alert_id)
         return
     rt = get_runtime()
-    alert = rt.store.get_alert(alert_id)
-    if alert is None:
+    if rt.store.get_alert(alert_id) is None:
         log.warning("notify: alert %s not found", alert_id)
         return
     if not claim_sending(client, alert_id, NOTIFY_TIME_LIMIT_MS):
         raise dramatiq.Retry(f"alert {alert_id} is being sent by another worker", delay=NOTIFY_TIME_LIMIT_MS)
     try:
-        deliver(alert, rt.settings.notify)
+        report = _notifier().notify(alert_id)
+        if report.unfinished:
+            why = report.errors[-1] if report.errors else "адрес занят другим процессом или ждёт повтора"
+            log.warning("notify %s: not every address got it yet: %s", alert_id, why)
+            raise DeliveryError(why)
         mark_delivered(client, alert_id)
-    except DeliveryError as exc:
-        log.warning("notify %s failed: %s", alert_id, exc)
-        raise
     finally:
         release_sending(client, alert_id)
+
+
+@dramatiq.actor(
+    queue_name="infopole-notify",
+    max_retries=3,
+    retry_when=retry_policy(3),
+    min_backoff=5_000,
+    max_backoff=60_000,
+    time_limit=300_000,
+    on_retry_exhausted="dead_letter",
+)
+def sweep_deliveries(slot: str) -> None:
+    """Send what is due in the delivery log: retries after back-off, digests after quiet hours."""
+    report = _notifier().sweep()
+    if report.sent or report.failed or report.retrying:
+        log.info(
+            "delivery sweep %s: %d sent, %d failed, %d retrying",
+            slot,
+            len(report.sent),
+            len(report.failed),
+            len(report.retrying),
+        )
 
 
 @dramatiq.actor(
