@@ -45,7 +45,10 @@ def _from_ms(value: object, what: str) -> datetime:
 def topic_text(raw: dict[str, Any]) -> str:
     """Return the text blocks of a media topic joined by blank lines."""
     parts: list[str] = []
-    for block in raw.get("media") or []:
+    media = raw.get("media") or []
+    if not isinstance(media, list):
+        raise ValueError(f"поле media темы OK должно быть списком, а не {type(media).__name__}")
+    for block in media:
         if isinstance(block, dict) and block.get("type") == "text" and block.get("text"):
             parts.append(html.unescape(str(block["text"])).strip())
     return "\n\n".join(p for p in parts if p)
