@@ -1,4 +1,9 @@
-"""Trainable models for topics, tone and aggression: TF-IDF (lemmas + char n-grams) + a calibrated linear SVM.
+"""Trainable models for topics, tone and aggression: a calibrated linear SVM over several feature blocks.
+
+Features: TF-IDF of lemma uni/bigrams (negated words marked "не_", emoji and smileys as tokens), TF-IDF of
+character 2-5-grams within words (typos, word forms), the packaged lexicon's scores for the task, and
+the mean navec word vector of the text (shipped inside natasha; skipped when natasha is absent). Classes
+are weighted by (n / (k · n_class)) ** BALANCE_POWER[task], so rare classes still get recalled.
 
 A centre trains them on its own history (`infopole train`); the Understander uses them instead of the
 lexicons. Model files are joblib pickles: load only files you made yourself (unpickling runs code).
@@ -7,6 +12,7 @@ lexicons. Model files are joblib pickles: load only files you made yourself (unp
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,14 +31,15 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
 from index.models import Tone
-from risk.text import analyse, clean, lemmas
+from risk.embedding import NAVEC_NAME
+from risk.text import Doc, analyse
 
 Task = Literal["topics", "tone", "aggression"]
 #: The tasks a model can be trained for.
 TASKS: tuple[str, ...] = ("topics", "tone", "aggression")
 #: Marks a joblib file as ours.
 MODEL_FORMAT = "infopole-model"
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 #: Labels (lowercase) read as the positive class of a binary aggression label.
 AGGRESSIVE_LABELS = frozenset(
     {"1", "1.0", "true", "yes", "да", "toxic", "aggressive", "insult", "агрессия", "агрессивный"}
@@ -50,18 +57,77 @@ TONE_LABELS: dict[str, Tone] = {
 #: Classes with fewer examples than this are dropped before training.
 MIN_CLASS_EXAMPLES = 2
 #: Inverse regularisation strength of the linear SVM (0.3-1.0 all work; chosen by 5-fold CV).
-C_VALUE = 0.5
+C_VALUE = 0.3
 #: Folds of the sigmoid calibration that turns SVM margins into probabilities.
 CALIBRATION_FOLDS = 3
+#: Class weight = (n / (k · n_class)) ** power: 1 is fully balanced, 0 ignores class sizes. Topics keep
+#: part of the prior (their big classes are big for a reason); tone and aggression are balanced.
+BALANCE_POWER: dict[str, float] = {"topics": 0.5, "tone": 1.0, "aggression": 1.0}
+#: Scale of the lemma TF-IDF block against the character block (1.0).
+WORD_BLOCK_WEIGHT = 0.7
+#: Scale of the mean word vector block.
+EMBEDDING_WEIGHT = 1.0
+#: Words after a negation ("не", "нет", "ни", "без") that are marked "не_" in the lemma block.
+NEGATION_REACH = 2
+_NEGATIONS = frozenset({"не", "нет", "ни", "без"})
+_EMOJI = re.compile(r"[\U0001F300-\U0001FAFF\u2600-\u27BF]|[:;]-?[()DPР]+|\){2,}|\({2,}|!{2,}|\?{2,}")
 
 
 class ModelError(ValueError):
     """A model cannot be trained, saved or loaded (the message is in Russian, for users)."""
 
 
-def _lemma_text(text: str) -> str:
-    """Return the space-joined lemmas of a raw text."""
-    return " ".join(lemmas(clean(text)))
+def feature_text(doc: Doc) -> str:
+    """Return the lemma-block text of an analysed text: lemmas, "не_" before negated ones, emoji tokens."""
+    out: list[str] = []
+    negated = 0
+    for word, candidates in zip(doc.words, doc.lemma_forms, strict=True):
+        if word in _NEGATIONS:
+            out.append(word)
+            negated = NEGATION_REACH
+            continue
+        lem = candidates[0]
+        if len(lem) > 1 or lem.isdigit():
+            out.append(f"не_{lem}" if negated else lem)
+        negated = max(0, negated - 1)
+    out += ["EMO_" + e for e in _EMOJI.findall(doc.text)]
+    return " ".join(out)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The text-only feature inputs of a list of texts (no fitting involved, so computed once)."""
+
+    words: list[str]  # feature_text of each text
+    chars: list[str]  # cleaned, lowercased text
+    dense: np.ndarray  # lexicon scores, then the mean word vector when embeddings are on
+
+    def take(self, idx: Sequence[int]) -> Prepared:
+        """Return the rows `idx`."""
+        return Prepared([self.words[i] for i in idx], [self.chars[i] for i in idx], self.dense[list(idx)])
+
+
+def prepare(task: str, texts: Sequence[str], docs: Sequence[Doc] | None = None, *, embed: bool) -> Prepared:
+    """Return the feature inputs of raw texts (`docs`: their analyses, computed here when not given)."""
+    analysed = list(docs) if docs is not None else [analyse(t) for t in texts]
+    lex = lexicon_features(task, analysed)
+    dense = lex
+    if embed:
+        from risk.embedding import embed_texts
+
+        dense = np.hstack([lex, EMBEDDING_WEIGHT * embed_texts([d.text for d in analysed])])
+    return Prepared([feature_text(d) for d in analysed], [d.text.lower() for d in analysed], dense)
+
+
+def embeddings_available() -> bool:
+    """Return True when natasha's word vectors can be loaded here."""
+    from risk.embedding import EmbeddingUnavailable, navec
+
+    try:
+        navec()
+    except (EmbeddingUnavailable, OSError):
+        return False
+    return True
 
 
 def binarise_aggression(label: object) -> str:
@@ -84,30 +150,26 @@ class TrainedModel:
     classifier: CalibratedClassifierCV
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def _features(self, texts: Sequence[str], lemma_texts: Sequence[str] | None) -> Any:
-        """Return the sparse feature matrix of raw texts (lemma strings computed unless given)."""
-        lem = list(lemma_texts) if lemma_texts is not None else [_lemma_text(t) for t in texts]
-        cleaned = [clean(t).lower() for t in texts]
-        return sp.hstack(
-            [
-                self.word_vectorizer.transform(lem),
-                self.char_vectorizer.transform(cleaned),
-                lexicon_features(self.task, texts),
-            ]
-        ).tocsr()
+    @property
+    def uses_embeddings(self) -> bool:
+        """Return True when the model was trained with the navec word vectors."""
+        return bool(self.meta.get("embedding"))
 
-    def predict_proba(self, texts: Sequence[str], lemma_texts: Sequence[str] | None = None) -> np.ndarray:
-        """Return class probabilities, one row per text, columns in `labels` order."""
+    def features(self, prepared: Prepared) -> Any:
+        """Return the sparse feature matrix of prepared texts."""
+        return _matrix(self.word_vectorizer, self.char_vectorizer, prepared, fit=False)
+
+    def predict_proba(self, texts: Sequence[str], docs: Sequence[Doc] | None = None) -> np.ndarray:
+        """Return class probabilities, one row per text, columns in `labels` order (`docs`: analyses)."""
         if not texts:
             return np.zeros((0, len(self.labels)))
-        proba: np.ndarray = self.classifier.predict_proba(self._features(texts, lemma_texts))
+        prepared = prepare(self.task, texts, docs, embed=self.uses_embeddings)
+        proba: np.ndarray = self.classifier.predict_proba(self.features(prepared))
         return proba
 
-    def predict(
-        self, texts: Sequence[str], lemma_texts: Sequence[str] | None = None
-    ) -> list[tuple[str, float]]:
+    def predict(self, texts: Sequence[str], docs: Sequence[Doc] | None = None) -> list[tuple[str, float]]:
         """Return (label, probability) of the most probable class for every text."""
-        proba = self.predict_proba(texts, lemma_texts)
+        proba = self.predict_proba(texts, docs)
         return [
             (self.labels[int(i)], float(row[int(i)]))
             for row, i in zip(proba, proba.argmax(axis=1), strict=True)
@@ -119,29 +181,31 @@ class TrainedModel:
         joblib.dump({"format": MODEL_FORMAT, "version": MODEL_VERSION, "model": self}, path, compress=3)
 
 
-def lexicon_features(task: str, texts: Sequence[str]) -> Any:
-    """Return the packaged lexicon's scores for `task` as extra sparse features (one row per text)."""
+def lexicon_features(task: str, docs: Sequence[Doc]) -> np.ndarray:
+    """Return the packaged lexicon's scores for `task` as dense features (one row per analysed text)."""
     if task == "topics":
         from risk.sectors import SECTORS, LexiconSectorModel
 
         model = _cached(LexiconSectorModel)
         rows = []
-        for t in texts:
-            scores = model.predict(analyse(t)).scores
+        for doc in docs:
+            scores = model.predict(doc).scores
             rows.append([math.log1p(scores.get(g, 0.0)) / 3.0 for g in SECTORS])
-        return sp.csr_matrix(np.array(rows, dtype=float).reshape(len(texts), len(SECTORS)))
+        return np.array(rows, dtype=float).reshape(len(docs), len(SECTORS))
     if task == "tone":
         from risk.tone import ToneScorer
 
         scorer = _cached(ToneScorer)
-        vals = [math.tanh(scorer.raw_sum(analyse(t)) / 2.0) for t in texts]
-        return sp.csr_matrix(
-            np.array([[max(v, 0.0), max(-v, 0.0)] for v in vals], dtype=float).reshape(-1, 2)
-        )
-    from risk.aggression import AggressionScorer
+        vals = [math.tanh(scorer.raw_sum(doc) / 2.0) for doc in docs]
+        return np.array([[max(v, 0.0), max(-v, 0.0)] for v in vals], dtype=float).reshape(-1, 2)
+    from risk.aggression import MARKERS, AggressionScorer
 
     agg = _cached(AggressionScorer)
-    return sp.csr_matrix(np.array([[agg.score(analyse(t)).score] for t in texts], dtype=float).reshape(-1, 1))
+    rows = []
+    for doc in docs:
+        res = agg.score(doc)
+        rows.append([res.score] + [0.5 * (m in res.evidence) for m in MARKERS])
+    return np.array(rows, dtype=float).reshape(len(docs), 1 + len(MARKERS))
 
 
 _CACHE: dict[type, Any] = {}
@@ -188,33 +252,36 @@ def _check(task: str, texts: Sequence[str], labels: Sequence[str]) -> None:
         raise ModelError("для обучения нужны хотя бы два разных значения метки")
 
 
-def _fit(task: str, texts: Sequence[str], labels: Sequence[str], lemma_texts: Sequence[str]) -> TrainedModel:
-    """Fit vectorizers and the classifier on prepared data (classes with one example are dropped)."""
+def _matrix(words: TfidfVectorizer, chars: TfidfVectorizer, prepared: Prepared, *, fit: bool) -> Any:
+    """Return the stacked sparse features (vectorizers fitted first when `fit`)."""
+    if fit:
+        w, c = words.fit_transform(prepared.words), chars.fit_transform(prepared.chars)
+    else:
+        w, c = words.transform(prepared.words), chars.transform(prepared.chars)
+    return sp.hstack([WORD_BLOCK_WEIGHT * w, c, sp.csr_matrix(prepared.dense)]).tocsr()
+
+
+def class_weights(task: str, labels: Sequence[str]) -> np.ndarray:
+    """Return one sample weight per label: (n / (k · n_class)) ** BALANCE_POWER[task]."""
     counts = Counter(labels)
-    if min(counts.values()) < MIN_CLASS_EXAMPLES:
-        keep = [i for i, y in enumerate(labels) if counts[y] >= MIN_CLASS_EXAMPLES]
-        texts, labels, lemma_texts = (
-            [texts[i] for i in keep],
-            [labels[i] for i in keep],
-            [lemma_texts[i] for i in keep],
-        )
-    words, chars = _make_vectorizers(len(texts))
-    x = sp.hstack(
-        [
-            words.fit_transform(lemma_texts),
-            chars.fit_transform([clean(t).lower() for t in texts]),
-            lexicon_features(task, texts),
-        ]
-    ).tocsr()
+    power = BALANCE_POWER.get(task, 1.0)
+    n, k = len(labels), len(counts)
+    return np.array([(n / (k * counts[y])) ** power for y in labels], dtype=float)
+
+
+def _fit(task: str, prepared: Prepared, labels: Sequence[str]) -> TrainedModel:
+    """Fit vectorizers and the calibrated classifier on prepared data (rare classes already dropped)."""
+    words, chars = _make_vectorizers(len(labels))
+    x = _matrix(words, chars, prepared, fit=True)
     folds = max(2, min(CALIBRATION_FOLDS, min(Counter(labels).values())))
-    svm = LinearSVC(C=C_VALUE, class_weight="balanced" if task != "topics" else None)
-    clf = CalibratedClassifierCV(svm, cv=folds, method="sigmoid")
-    clf.fit(x, list(labels))
+    clf = CalibratedClassifierCV(LinearSVC(C=C_VALUE), cv=folds, method="sigmoid")
+    clf.fit(x, list(labels), sample_weight=class_weights(task, labels))
     meta = {
         "trained_at": datetime.now(UTC).isoformat(),
-        "n_train": len(texts),
+        "n_train": len(labels),
         "class_counts": dict(Counter(labels)),
         "sklearn": sklearn.__version__,
+        "embedding": NAVEC_NAME if prepared.dense.shape[1] > _lexicon_width(task) else None,
     }
     return TrainedModel(
         task=task,
@@ -234,13 +301,27 @@ def _drop_rare(texts: Sequence[str], labels: Sequence[str]) -> tuple[list[str], 
     return [texts[i] for i in keep], [labels[i] for i in keep], rare
 
 
-def train(task: str, texts: Sequence[str], labels: Sequence[object]) -> TrainedModel:
-    """Train a model for `task` ("topics", "tone" or "aggression"); raise ModelError on unusable data."""
-    prepared = prepare_labels(task, labels)
-    _check(task, texts, prepared)
-    kept_texts, kept_labels, rare = _drop_rare(list(texts), prepared)
+def _lexicon_width(task: str) -> int:
+    """Return the number of lexicon feature columns of `task`."""
+    from risk.aggression import MARKERS
+    from risk.sectors import SECTORS
+
+    return {"topics": len(SECTORS), "tone": 2}.get(task, 1 + len(MARKERS))
+
+
+def train(
+    task: str, texts: Sequence[str], labels: Sequence[object], *, embed: bool | None = None
+) -> TrainedModel:
+    """Train a model for `task` ("topics", "tone" or "aggression"); raise ModelError on unusable data.
+
+    `embed`: use the navec word vectors (default: when natasha is installed).
+    """
+    prepared_labels = prepare_labels(task, labels)
+    _check(task, texts, prepared_labels)
+    kept_texts, kept_labels, rare = _drop_rare(list(texts), prepared_labels)
     _check(task, kept_texts, kept_labels)
-    model = _fit(task, kept_texts, kept_labels, [_lemma_text(t) for t in kept_texts])
+    use = embeddings_available() if embed is None else embed
+    model = _fit(task, prepare(task, kept_texts, embed=use), kept_labels)
     model.meta["dropped_rare_classes"] = rare
     return model
 
@@ -257,29 +338,28 @@ class CvScores:
     classes: int
 
 
-def cross_validate(task: str, texts: Sequence[str], labels: Sequence[object], folds: int = 5) -> CvScores:
+def cross_validate(
+    task: str, texts: Sequence[str], labels: Sequence[object], folds: int = 5, *, embed: bool | None = None
+) -> CvScores:
     """Return stratified k-fold accuracy / macro-F1 (and ROC-AUC for two classes); raise ModelError."""
-    prepared = prepare_labels(task, labels)
-    _check(task, texts, prepared)
-    kept_texts, kept_labels, _ = _drop_rare(list(texts), prepared)
+    prepared_labels = prepare_labels(task, labels)
+    _check(task, texts, prepared_labels)
+    kept_texts, kept_labels, _ = _drop_rare(list(texts), prepared_labels)
     _check(task, kept_texts, kept_labels)
     largest = max(Counter(kept_labels).values())
     k = max(2, min(folds, largest))
-    lemma_texts = [_lemma_text(t) for t in kept_texts]
+    prepared = prepare(task, kept_texts, embed=embeddings_available() if embed is None else embed)
     y = np.array(kept_labels)
     pred = np.empty(len(y), dtype=object)
     binary = len(set(kept_labels)) == 2
     positive = sorted(set(kept_labels))[-1]
     scores = np.zeros(len(y))
     for train_idx, test_idx in StratifiedKFold(n_splits=k, shuffle=True, random_state=0).split(kept_texts, y):
-        model = _fit(
-            task,
-            [kept_texts[i] for i in train_idx],
-            [kept_labels[i] for i in train_idx],
-            [lemma_texts[i] for i in train_idx],
-        )
-        test_texts = [kept_texts[i] for i in test_idx]
-        proba = model.predict_proba(test_texts, [lemma_texts[i] for i in test_idx])
+        train_labels = [kept_labels[i] for i in train_idx]
+        counts = Counter(train_labels)
+        fit_idx = [i for i in train_idx if counts[kept_labels[i]] >= MIN_CLASS_EXAMPLES]
+        model = _fit(task, prepared.take(fit_idx), [kept_labels[i] for i in fit_idx])
+        proba = model.classifier.predict_proba(model.features(prepared.take(test_idx)))
         pred[test_idx] = [model.labels[int(j)] for j in proba.argmax(axis=1)]
         if binary:
             scores[test_idx] = proba[:, model.labels.index(positive)]
@@ -304,6 +384,11 @@ def load_model(path: Path) -> TrainedModel | TrainedModels:
         raise ModelError(f"файл {path} не читается как модель Инфополя: {exc}") from exc
     if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
         raise ModelError(f"файл {path} не является моделью Инфополя")
+    if data.get("version") != MODEL_VERSION:
+        raise ModelError(
+            f"модель {path} сделана другой версией Инфополя (формат {data.get('version')}, нужен "
+            f"{MODEL_VERSION}): обучите её заново командой infopole train"
+        )
     model = data.get("model")
     if not isinstance(model, TrainedModel | TrainedModels):
         raise ModelError(f"файл {path} содержит неизвестный тип модели")

@@ -42,6 +42,8 @@ DEFAULT_STAGES: dict[str, int] = {
 }
 #: Sources whose items are news articles (information unless they carry a complaint anyway).
 NEWS_SOURCES = frozenset({"web"})
+#: A trained topics model's calibrated probability below this flags the post for a human.
+TRAINED_REVIEW_THRESHOLD = 0.5
 #: A complaint's tone score is at most this (a neutral-worded complaint is still a negative message).
 COMPLAINT_TONE_CAP = -0.3
 
@@ -53,6 +55,7 @@ class Context:
     post: Post
     doc: Doc
     out: dict[str, Any] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)  # between stages, not Post fields
 
 
 Stage = Callable[[list[Context]], None]
@@ -177,8 +180,7 @@ def _sector_stage(u: Understander) -> Stage:
         if not todo:
             return
         texts = [c.doc.text for c in todo]
-        lemma_texts = [" ".join(c.doc.content_lemmas()) for c in todo]
-        for ctx, (label, prob) in zip(todo, model.predict(texts, lemma_texts), strict=True):
+        for ctx, (label, prob) in zip(todo, model.predict(texts, [c.doc for c in todo]), strict=True):
             topic: str | None
             if label in TOPIC_GROUPS:
                 sector, topic = TOPIC_GROUPS[label], label
@@ -187,6 +189,7 @@ def _sector_stage(u: Understander) -> Stage:
             else:  # the centre's own taxonomy: keep its label as the sector
                 sector, topic = label, None
             ctx.out.update(sector=sector, topic=topic, sector_confidence=round(prob, 4))
+            ctx.notes["trained_sector"] = True
 
     return run
 
@@ -205,9 +208,7 @@ def _tone_stage(u: Understander) -> Stage:
         todo = [c for c in ctxs if c.doc.words]
         if not todo:
             return
-        proba = model.predict_proba(
-            [c.doc.text for c in todo], [" ".join(c.doc.content_lemmas()) for c in todo]
-        )
+        proba = model.predict_proba([c.doc.text for c in todo], [c.doc for c in todo])
         for ctx, row in zip(todo, proba, strict=True):
             tone, score = tone_from_proba(model, row)
             ctx.out.update(tone=tone, tone_score=score)
@@ -249,9 +250,7 @@ def _aggression_stage(u: Understander) -> Stage:
         todo = [c for c in ctxs if c.doc.words]
         if model is None or not todo:
             return
-        proba = model.predict_proba(
-            [c.doc.text for c in todo], [" ".join(c.doc.content_lemmas()) for c in todo]
-        )
+        proba = model.predict_proba([c.doc.text for c in todo], [c.doc for c in todo])
         for ctx, row in zip(todo, proba, strict=True):
             ctx.out["aggression"] = aggression_from_proba(model, row)
 
@@ -279,7 +278,8 @@ def _review_stage(u: Understander) -> Stage:
     def run(ctxs: list[Context]) -> None:
         for ctx in ctxs:
             sector = ctx.out.get("sector")
-            unsure = sector is not None and float(ctx.out.get("sector_confidence", 0.0)) < REVIEW_THRESHOLD
+            threshold = TRAINED_REVIEW_THRESHOLD if ctx.notes.get("trained_sector") else REVIEW_THRESHOLD
+            unsure = sector is not None and float(ctx.out.get("sector_confidence", 0.0)) < threshold
             ctx.out["needs_review"] = unsure or (ctx.out.get("kind") is Kind.complaint and sector is None)
 
     return run
