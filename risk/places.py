@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from index.models import Place
 from index.profile import Profile, Territory
 from risk.text import Doc, analyse, forms, normalize_word, tags, tokens
+
+if TYPE_CHECKING:
+    from risk.ner import Entity
 
 #: Words (lemmas) that name a street type.
 STREET_TYPE_LEMMAS = frozenset(
@@ -357,3 +361,92 @@ def _house_after(doc: Doc, end: int) -> str | None:
     if m is None:
         return None
     return normalize_word(re.sub(r"\s+", "", m.group(1)))
+
+
+# Places the gazetteer does not know, from natasha's NER -------------------------------------------------
+
+#: Level of a NER place that has no street or territory type word next to it (not routed by incidents).
+NER_PLACE_LEVEL = "place"
+
+
+def needs_ner(doc: Doc, places: Sequence[Place]) -> bool:
+    """Return True when a text may name a place the gazetteer missed (no street found, a proper noun seen)."""
+    if not doc.words or any(p.level in ("street", "house") for p in places):
+        return False
+    for i, (start, _) in enumerate(doc.spans):
+        if _is_street_type(doc, i):
+            return True
+        if i > 0 and doc.text[start].isupper() and doc.text[max(0, start - 2) : start].strip() not in _ENDS:
+            return True
+    return False
+
+
+_ENDS = frozenset({".", "!", "?", "", "»", '"', ")"})
+
+
+def ner_places(doc: Doc, entities: Sequence[Entity], known: Sequence[Place]) -> list[Place]:
+    """Return places for the LOC entities of `doc.text` that no gazetteer place covers (territory unknown).
+
+    A street type word inside or before the entity makes it a street (with the house number after it);
+    a territory type word makes it a district ("район") or a settlement; a known toponym (pymorphy's Geox)
+    a settlement; anything else is level NER_PLACE_LEVEL.
+    """
+    taken = [p.span for p in known if p.span is not None]
+    names = {normalize_word(p.name) for p in known}
+    out: list[Place] = []
+    for ent in entities:
+        if ent.type != "LOC" or any(a < ent.end and ent.start < b for a, b in taken):
+            continue
+        idx = [i for i, (a, b) in enumerate(doc.spans) if a < ent.end and ent.start < b]
+        if not idx:
+            continue
+        first, last = idx[0], idx[-1] + 1
+        street = any(_is_street_type(doc, i) for i in idx) or (first > 0 and _is_street_type(doc, first - 1))
+        territory = any(_is_territory_type(doc, i) for i in idx) or (
+            first > 0 and _is_territory_type(doc, first - 1)
+        )
+        core = [i for i in idx if not _is_street_type(doc, i) and not _is_territory_type(doc, i)]
+        if not core:
+            continue
+        name = " ".join(_nominative(doc.text[doc.spans[i][0] : doc.spans[i][1]]) for i in core)
+        house = _house_after(doc, last) if street or not territory else None
+        level: str
+        if street or (house and first > 0 and doc.words[first - 1] in PLACE_PREPOSITIONS):
+            level = "house" if house else "street"
+        elif territory:
+            level = (
+                "district"
+                if any("район" in doc.lemma_forms[i] for i in range(max(0, first - 1), last))
+                else "settlement"
+            )
+        elif len(core) == 1 and "Geox" in tags(doc.words[core[0]]):
+            level = "settlement"
+        else:
+            level = NER_PLACE_LEVEL
+        if normalize_word(name) in names:
+            continue
+        names.add(normalize_word(name))
+        out.append(
+            Place(
+                level=level,
+                name=name,
+                territory=None,
+                house=house if level == "house" else None,
+                span=(ent.start, ent.end),
+            )
+        )
+    return out
+
+
+def _nominative(word: str) -> str:
+    """Return an adjective put in the nominative ("Садовой" → "Садовая"); other words as written."""
+    from risk.text import _morph
+
+    parse = _morph().parse(word.lower())[0]
+    if "ADJF" not in parse.tag or "nomn" in parse.tag:
+        return word
+    inflected = parse.inflect({"nomn"})
+    if inflected is None:
+        return word
+    out = str(inflected.word)
+    return out[:1].upper() + out[1:] if word[:1].isupper() else out

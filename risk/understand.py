@@ -21,8 +21,10 @@ from typing import Any
 from index.models import Kind, Post, Tone
 from index.profile import Profile
 from risk.aggression import AggressionScorer
+from risk.embedding import EmbeddingUnavailable
 from risk.kinds import KindClassifier
-from risk.places import Gazetteer
+from risk.ner import tag
+from risk.places import Gazetteer, needs_ner, ner_places
 from risk.sectors import REVIEW_THRESHOLD, SECTORS, TOPIC_GROUPS, LexiconSectorModel
 from risk.text import Doc, analyse
 from risk.tone import NEGATIVE_THRESHOLD, POSITIVE_THRESHOLD, ToneScorer
@@ -40,6 +42,8 @@ DEFAULT_STAGES: dict[str, int] = {
     "places": 700,
     "review": 900,
 }
+#: Kinds of message whose places matter (they may need an answer), so NER runs on them when needed.
+NER_KINDS = frozenset({Kind.complaint, Kind.question, Kind.suggestion})
 #: Sources whose items are news articles (information unless they carry a complaint anyway).
 NEWS_SOURCES = frozenset({"web"})
 #: A trained topics model's calibrated probability below this flags the post for a human.
@@ -103,9 +107,14 @@ class Understander:
         model: TrainedModels | None = None,
         *,
         stages: Mapping[str, int | None] | None = None,
+        ner: bool = True,
     ) -> None:
-        """Build the lexicons, the gazetteer and the stages once; `stages` overrides DEFAULT_STAGES."""
+        """Build the lexicons, the gazetteer and the stages once; `stages` overrides DEFAULT_STAGES.
+
+        `ner`: find places the gazetteer misses with natasha's NER (loaded on first use; off if absent).
+        """
         self.profile = profile
+        self.use_ner = ner
         self.model = model if model else None
         self.sectors = LexiconSectorModel()
         self.tone = ToneScorer()
@@ -259,14 +268,28 @@ def _aggression_stage(u: Understander) -> Stage:
 
 @register_stage("places")
 def _places_stage(u: Understander) -> Stage:
-    """Set places and the most specific territory from the profile's gazetteer."""
+    """Set places and the territory from the gazetteer; add NER places on messages that need an answer."""
 
     def run(ctxs: list[Context]) -> None:
-        if not u.gazetteer:
+        if u.gazetteer:
+            for ctx in ctxs:
+                places = u.gazetteer.find(ctx.doc)
+                ctx.out.update(places=places, territory=u.gazetteer.territory_of(places))
+        if not u.use_ner:
             return
-        for ctx in ctxs:
-            places = u.gazetteer.find(ctx.doc)
-            ctx.out.update(places=places, territory=u.gazetteer.territory_of(places))
+        todo = [c for c in ctxs if c.out.get("kind") in NER_KINDS and needs_ner(c.doc, c.out["places"])]
+        if not todo:
+            return
+        try:
+            found = tag([c.doc.text for c in todo])
+        except (EmbeddingUnavailable, ImportError, OSError) as exc:
+            log.warning("NER отключён: %s", exc)
+            u.use_ner = False
+            return
+        for ctx, entities in zip(todo, found, strict=True):
+            extra = ner_places(ctx.doc, entities, ctx.out["places"])
+            if extra:
+                ctx.out["places"] = [*ctx.out["places"], *extra]
 
     return run
 
