@@ -34,6 +34,7 @@ class Permission(StrEnum):
     content_plan_write = "content-plan:write"  # accept, move or drop content-plan slots
     personal_read = "personal:read"  # citizens' names in reports (otherwise pseudonymised)
     sources_read = "sources:read"  # health of collection
+    subscriptions_manage = "alerts:subscriptions"  # who gets which alerts where
 
 
 _ALL = frozenset(Permission)
@@ -56,6 +57,7 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {
         Permission.incidents_transition,
         Permission.incidents_assign,
         Permission.sources_read,
+        Permission.subscriptions_manage,
     },
     "analyst": _READ_ALL | {Permission.alerts_ack, Permission.sources_read},
     "info_lead": _READ_ALL | {Permission.content_plan_write},

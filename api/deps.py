@@ -113,4 +113,5 @@ IncidentsTransitioner = Annotated[Principal, Depends(require(Permission.incident
 IncidentsAssigner = Annotated[Principal, Depends(require(Permission.incidents_assign))]
 AlertsReader = Annotated[Principal, Depends(require(Permission.alerts_read))]
 AlertsAcker = Annotated[Principal, Depends(require(Permission.alerts_ack))]
+SubscriptionsManager = Annotated[Principal, Depends(require(Permission.subscriptions_manage))]
 IndicatorsReader = Annotated[Principal, Depends(require(Permission.indicators_read))]

@@ -62,4 +62,6 @@ def incident_detail(
         )
         posts = [post_public(p, reveal) for p in page.items]
     base = incident_public(incident, profile, now)
-    return IncidentDetail(**base.model_dump(), audit=list(incident.audit), posts=posts)
+    return IncidentDetail(
+        **base.model_dump(), audit=list(incident.audit), posts=posts, reactions=list(incident.reactions)
+    )

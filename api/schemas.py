@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Generic, TypeVar
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from index.models import (
     AlertKind,
     AuditEntry,
+    ChannelKind,
+    CitizenReaction,
+    DeliveryAttempt,
+    DeliveryStatus,
     IncidentStatus,
     Kind,
     Metrics,
@@ -115,6 +121,7 @@ class IncidentBase(_FromModel):
     final_answered_at: datetime | None = None
     closed_at: datetime | None = None
     escalation_level: int = 0
+    merged_into: str | None = Field(default=None, description="Объединён вручную с этим инцидентом")
     version: int = 0
     updated_at: datetime
 
@@ -132,6 +139,16 @@ class IncidentDetail(IncidentPublic):
 
     audit: list[AuditEntry] = Field(default_factory=list)
     posts: list[PostPublic] = Field(default_factory=list)
+    reactions: list[CitizenReaction] = Field(
+        default_factory=list, description="Реакции жителей после ответа: доволен, недоволен, неясно"
+    )
+
+
+class SplitPublic(BaseModel):
+    """The two incidents after a split."""
+
+    rest: IncidentDetail = Field(description="Инцидент с оставшимися сообщениями")
+    split: IncidentDetail = Field(description="Новый инцидент с выделенными сообщениями")
 
 
 class TransitionIn(BaseModel):
@@ -147,6 +164,25 @@ class AssignIn(BaseModel):
     """Give an incident to a recipient."""
 
     recipient: str = Field(min_length=1, max_length=200, description="id исполнителя из профиля")
+    version: int | None = Field(default=None, description="Версия инцидента, которую видел пользователь")
+
+
+class MergeIn(BaseModel):
+    """Move every message of this incident into another one."""
+
+    into: str = Field(min_length=1, max_length=200, description="id инцидента, в который объединить")
+    version: int | None = Field(
+        default=None, description="Версия этого инцидента, которую видел пользователь"
+    )
+    into_version: int | None = Field(default=None, description="Версия целевого инцидента")
+
+
+class SplitIn(BaseModel):
+    """Move chosen messages of this incident into a new one."""
+
+    post_ids: list[str] = Field(
+        min_length=1, max_length=1000, description="id сообщений для нового инцидента"
+    )
     version: int | None = Field(default=None, description="Версия инцидента, которую видел пользователь")
 
 
@@ -177,6 +213,113 @@ class AlertPublic(AlertBase):
     """An alert as the API returns it."""
 
     id: str
+
+
+class NotifyChannelIn(BaseModel):
+    """One address of a subscriber: a Telegram chat, an e-mail address or a webhook URL."""
+
+    kind: ChannelKind = Field(description="telegram, email или webhook")
+    address: str = Field(min_length=1, max_length=500, description="id чата, адрес почты или URL")
+    secret: str | None = Field(
+        default=None, max_length=200, description="Ключ подписи вебхука (не показывается обратно)"
+    )
+
+    @model_validator(mode="after")
+    def _check_address(self) -> NotifyChannelIn:
+        address = self.address.strip()
+        if self.kind == ChannelKind.email and ("@" not in address or " " in address):
+            raise ValueError(f"неверный адрес почты: {address}")
+        if self.kind == ChannelKind.webhook:
+            url = urlparse(address)
+            if url.scheme not in ("http", "https") or not url.netloc:
+                raise ValueError(f"адрес вебхука должен начинаться с http:// или https://: {address}")
+        if self.kind == ChannelKind.telegram and not (
+            address.lstrip("-").isdigit() or address.startswith("@")
+        ):
+            raise ValueError(f"чат Telegram — это число (id чата) или @имя канала: {address}")
+        if self.secret is not None and self.kind != ChannelKind.webhook:
+            raise ValueError("ключ подписи бывает только у вебхука")
+        self.address = address
+        return self
+
+
+class NotifyChannelPublic(BaseModel):
+    """An address as the API shows it (a webhook's key only as "has one")."""
+
+    kind: ChannelKind
+    address: str
+    has_secret: bool = False
+
+
+class SubscriptionIn(BaseModel):
+    """Which alerts a person wants, and where."""
+
+    name: str = Field(min_length=1, max_length=200, description="Кто получает (ФИО, должность)")
+    channels: list[NotifyChannelIn] = Field(min_length=1, max_length=10, description="Куда слать")
+    kinds: list[AlertKind] = Field(default_factory=list, description="Виды уведомлений; пусто — все")
+    min_severity: int = Field(default=1, ge=1, le=10, description="Не ниже этой важности")
+    sectors: list[str] = Field(default_factory=list, description="Сектора; пусто — все")
+    territories: list[str] = Field(default_factory=list, description="id территорий; пусто — все")
+    quiet_from: time | None = Field(default=None, description="Начало тихих часов (местное время)")
+    quiet_to: time | None = Field(default=None, description="Конец тихих часов")
+    timezone: str | None = Field(default=None, description="Часовой пояс; по умолчанию — муниципалитета")
+    urgent_severity: int = Field(default=9, ge=1, le=10, description="С этой важности — без тихих часов")
+    max_per_hour: int = Field(default=6, ge=1, le=1000, description="Больше в час — в сводку")
+    active: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"неизвестный часовой пояс: {value}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _quiet_pair(self) -> SubscriptionIn:
+        if (self.quiet_from is None) != (self.quiet_to is None):
+            raise ValueError("тихие часы задаются парой: начало и конец")
+        return self
+
+
+class SubscriptionPublic(BaseModel):
+    """A subscription as the API returns it."""
+
+    id: str
+    name: str
+    channels: list[NotifyChannelPublic]
+    kinds: list[AlertKind]
+    min_severity: int
+    sectors: list[str]
+    territories: list[str]
+    quiet_from: time | None = None
+    quiet_to: time | None = None
+    timezone: str | None = None
+    urgent_severity: int
+    max_per_hour: int
+    active: bool
+    created_at: datetime
+
+
+class DeliveryPublic(_FromModel):
+    """One alert on its way to one address, with every attempt."""
+
+    id: str
+    alert_id: str
+    subscription_id: str
+    channel: ChannelKind
+    address: str
+    status: DeliveryStatus
+    created_at: datetime
+    next_attempt_at: datetime | None = None
+    sent_at: datetime | None = None
+    digest_id: str | None = None
+    attempts: list[DeliveryAttempt] = Field(default_factory=list)
+    last_error: str | None = None
+    note: str = ""
 
 
 # Indicators

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, HTTPException, Query, status
 
@@ -19,12 +19,15 @@ from api.schemas import (
     ErrorPublic,
     IncidentDetail,
     IncidentPublic,
+    MergeIn,
     PagePublic,
+    SplitIn,
+    SplitPublic,
     TransitionIn,
 )
 from index.models import Incident, IncidentStatus, as_utc
-from index.store import IncidentQuery, Store, VersionConflict
-from risk.incidents import InvalidTransition, assign, transition
+from index.store import AlertingStore, IncidentQuery, PostQuery, Store, VersionConflict
+from risk.incidents import InvalidTransition, assign, merge_incidents, split_incident, transition
 
 router = APIRouter(prefix="/incidents", tags=["инциденты"])
 
@@ -32,6 +35,8 @@ router = APIRouter(prefix="/incidents", tags=["инциденты"])
 CONFLICT_MESSAGE = "инцидент изменён другим пользователем, обновите страницу"
 _NOT_FOUND = "инцидент не найден"
 _NOT_YOURS = "инцидент назначен другому исполнителю"
+#: Shown when the store cannot write two incidents at once (merge and split need it).
+NO_GROUPED_WRITES = "это хранилище не умеет объединять и разделять инциденты"
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorPublic, "description": "Нет прав или инцидент другого исполнителя"},
@@ -199,3 +204,93 @@ def assign_incident(
         lambda inc: assign(inc, body.recipient, actor=principal.actor, at=now, profile=profile),
     )
     return incident_detail(saved, store, profile, now, principal.can(Permission.personal_read))
+
+
+def _grouped(store: Store) -> AlertingStore:
+    """Return the store's grouped writes, or answer 501 when the backend cannot write two at once."""
+    if not isinstance(store, AlertingStore):
+        raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, detail=NO_GROUPED_WRITES)
+    return cast(AlertingStore, store)
+
+
+def _check_seen(incident: Incident, seen_version: int | None) -> None:
+    """Answer 409 when the user saw an older version of the incident."""
+    if seen_version is not None and seen_version != incident.version:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=CONFLICT_MESSAGE)
+
+
+@router.post(
+    "/{incident_id}/merge",
+    response_model=IncidentDetail,
+    summary="Объединить инциденты",
+    description="Перенести все сообщения этого инцидента в другой (`into`): он остаётся в работе, "
+    "этот закрывается со ссылкой на него. Оба журнала получают запись.",
+    responses=_WRITE_ERRORS,
+)
+def merge_incident(
+    incident_id: str,
+    body: MergeIn,
+    store: StoreDep,
+    profile: ProfileDep,
+    now: NowDep,
+    principal: IncidentsAssigner,
+) -> IncidentDetail:
+    """Merge the incident into `body.into` and return the merged one."""
+    grouped = _grouped(store)
+    source = _load(store, incident_id, principal)
+    target = _load(store, body.into, principal)
+    _check_seen(source, body.version)
+    _check_seen(target, body.into_version)
+    try:
+        merged, emptied = merge_incidents(target, source, actor=principal.actor, at=now, profile=profile)
+    except InvalidTransition as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    try:
+        # The emptied one first: the merged one, written last, owns every message.
+        _, saved = grouped.save_incidents([(emptied, source.version), (merged, target.version)])
+    except VersionConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=CONFLICT_MESSAGE) from exc
+    return incident_detail(saved, store, profile, now, principal.can(Permission.personal_read))
+
+
+@router.post(
+    "/{incident_id}/split",
+    response_model=SplitPublic,
+    status_code=status.HTTP_201_CREATED,
+    summary="Разделить инцидент",
+    description="Выделить выбранные сообщения в новый инцидент (тот же исполнитель, свой срок первого "
+    "ответа от самого раннего из них). Хотя бы одно сообщение должно остаться.",
+    responses={**_WRITE_ERRORS, 422: {"model": ErrorPublic, "description": "Сообщения не найдены"}},
+)
+def split_incident_route(
+    incident_id: str,
+    body: SplitIn,
+    store: StoreDep,
+    profile: ProfileDep,
+    now: NowDep,
+    principal: IncidentsAssigner,
+) -> SplitPublic:
+    """Move `body.post_ids` into a new incident; return both."""
+    grouped = _grouped(store)
+    incident = _load(store, incident_id, principal)
+    _check_seen(incident, body.version)
+    wanted = list(dict.fromkeys(body.post_ids))
+    posts = store.query_posts(PostQuery(ids=wanted, limit=len(wanted))).items
+    missing = sorted(set(wanted) - {p.id for p in posts})
+    if missing:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"сообщения не найдены: {', '.join(missing[:10])}"
+        )
+    try:
+        rest, fresh = split_incident(incident, posts, actor=principal.actor, at=now, profile=profile)
+    except InvalidTransition as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    try:
+        created, kept = grouped.save_incidents([(fresh, None), (rest, incident.version)])
+    except VersionConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=CONFLICT_MESSAGE) from exc
+    reveal = principal.can(Permission.personal_read)
+    return SplitPublic(
+        rest=incident_detail(kept, store, profile, now, reveal),
+        split=incident_detail(created, store, profile, now, reveal),
+    )
