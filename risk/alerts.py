@@ -432,4 +432,6 @@ def ack_token(secret: str, alert_id: str, subscriber: str) -> str:
 
 def verify_ack_token(secret: str, alert_id: str, subscriber: str, token: str) -> bool:
     """Return whether `token` signs the acknowledgement of `alert_id` by `subscriber` (constant time)."""
-    return bool(secret) and hmac.compare_digest(ack_token(secret, alert_id, subscriber), token or "")
+    expected = ack_token(secret, alert_id, subscriber).encode("ascii")
+    # Bytes, not str: compare_digest raises TypeError on a non-ASCII str (a forged link is not a crash).
+    return bool(secret) and hmac.compare_digest(expected, (token or "").encode("utf-8", "replace"))

@@ -82,6 +82,52 @@ MATRIX: list[Case] = [
     ),
     Case("GET", "/alerts", _perm("alerts:read")),
     Case("POST", "/alerts/{alert_id}/ack", _perm("alerts:ack"), url="/alerts/{alert}/ack", write=True),
+    Case("GET", "/alerts/{alert_id}", _perm("alerts:read"), url="/alerts/{alert}"),
+    Case("GET", "/alerts/{alert_id}/deliveries", _perm("alerts:read"), url="/alerts/{alert}/deliveries"),
+    Case("GET", "/alerts/deliveries", _perm("alerts:read")),
+    # The signed link in a delivered alert acknowledges without a key; the token is the credential.
+    Case("GET", "/alerts/{alert_id}/ack-link", PUBLIC, url="/alerts/{alert}/ack-link?s=x&t=forged"),
+    Case(
+        "POST",
+        "/alerts/{alert_id}/ack-link",
+        PUBLIC,
+        url="/alerts/{alert}/ack-link",
+        form={"s": "x", "t": "f"},
+    ),
+    Case("GET", "/alerts/subscriptions", _perm("alerts:subscriptions")),
+    Case(
+        "PUT",
+        "/alerts/subscriptions/{subscription_id}",
+        _perm("alerts:subscriptions"),
+        url="/alerts/subscriptions/s1",
+        body={"name": "Иванов", "channels": []},
+        write=True,
+    ),
+    Case(
+        "DELETE",
+        "/alerts/subscriptions/{subscription_id}",
+        _perm("alerts:subscriptions"),
+        url="/alerts/subscriptions/s1",
+        write=True,
+    ),
+    Case(
+        "POST",
+        "/incidents/{incident_id}/merge",
+        _perm("incidents:assign"),
+        url="/incidents/{incident}/merge",
+        body={"into": "нет-такого"},
+        own_incident=True,
+        write=True,
+    ),
+    Case(
+        "POST",
+        "/incidents/{incident_id}/split",
+        _perm("incidents:assign"),
+        url="/incidents/{incident}/split",
+        body={"post_ids": ["нет-такого"]},
+        own_incident=True,
+        write=True,
+    ),
     Case("GET", "/indicators", _perm("indicators:read")),
     Case("GET", "/pages", _perm("indicators:read")),
     Case("GET", "/pages/{page_id}", _perm("indicators:read"), url="/pages/vk-admin"),
@@ -212,6 +258,10 @@ def _call(client: TestClient, case: Case, url: str, role: str | None) -> Any:
     hdrs = headers(role) if role else {}
     if case.method == "GET":
         return client.get(url, headers=hdrs, follow_redirects=False)
+    if case.method == "DELETE":
+        return client.delete(url, headers=hdrs, follow_redirects=False)
+    if case.method == "PUT":
+        return client.put(url, headers=hdrs, json=case.body, follow_redirects=False)
     if case.form is not None:
         return client.post(url, headers=hdrs, data=case.form, follow_redirects=False)
     return client.post(url, headers=hdrs, json=case.body, follow_redirects=False)
