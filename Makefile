@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck install bench clean
+.PHONY: run test lint typecheck install bench clean fuzz
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -32,3 +32,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The fuzz suites with 20x the examples `make test` runs (INFOPOLE_FUZZ_SCALE overrides).
+fuzz: $(STAMP)
+	INFOPOLE_FUZZ_SCALE=$${INFOPOLE_FUZZ_SCALE:-20} $(BIN)/pytest -p no:cacheprovider tests/fuzz
