@@ -137,6 +137,9 @@ class Profile(BaseModel):
     officials: list[str] = Field(default_factory=list)  # names and posts of officials ("глава города")
     events: list[PlannedEvent] = Field(default_factory=list)  # planned events for the content plan
     indicators: IndicatorNorms = Field(default_factory=IndicatorNorms)
+    # Gazetteer CSV files (district,settlement,street) merged into `territories` by risk.gazetteer_csv;
+    # relative paths are read from the profile's folder.
+    gazetteer_csv: list[Path] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check_references(self) -> Profile:
@@ -191,6 +194,8 @@ def load_profile(path: str | Path) -> Profile:
     if not isinstance(data, dict):
         raise ProfileError(f"профиль {p} должен быть словарём YAML")
     try:
-        return Profile.model_validate(data)
+        profile = Profile.model_validate(data)
     except ValueError as exc:
         raise ProfileError(f"профиль {p} неверен: {exc}") from exc
+    profile.gazetteer_csv = [f if f.is_absolute() else p.parent / f for f in profile.gazetteer_csv]
+    return profile

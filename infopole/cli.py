@@ -63,11 +63,24 @@ def enrich(
     profile: Annotated[
         Path | None, typer.Option("--profile", help="Профиль муниципалитета (YAML) для распознавания мест.")
     ] = None,
+    gazetteer: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--gazetteer", help="Справочник адресов CSV: district,settlement,street (можно несколько)."
+        ),
+    ] = None,
 ) -> None:
     """Разметить тексты: сектор, тема, тип, тональность, агрессия, места, дубликаты."""
     from infopole.enrich import enrich_file
 
-    enrich_file(input_path, out, text_column=text_column, model_path=model, profile_path=profile)
+    enrich_file(
+        input_path,
+        out,
+        text_column=text_column,
+        model_path=model,
+        profile_path=profile,
+        gazetteer_paths=gazetteer or [],
+    )
 
 
 @app.command()

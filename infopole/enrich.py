@@ -14,7 +14,7 @@ import codecs
 import csv
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,8 +23,9 @@ from typing import Any, TextIO
 import typer
 
 from index.models import Post
-from index.profile import ProfileError, load_profile
-from risk.dedup import DuplicateIndex, StoryIndex
+from index.profile import Profile, ProfileError, load_profile
+from risk.dedup import DuplicateIndex, MemoryDedupStore, StoryIndex
+from risk.gazetteer_csv import GazetteerCsvError, with_gazetteer_files
 from risk.text import MAX_TEXT_CHARS
 from risk.trained import ModelError, TrainedModels
 from risk.understand import Understander
@@ -289,8 +290,13 @@ def _output(rec: Record, post: Post, duplicate_of: str | None, story_id: str | N
     return out
 
 
-def _load_understander(model_path: Path | None, profile_path: Path | None) -> Understander:
-    """Return an Understander with the optional model and profile; raise EnrichError when unusable."""
+def _load_understander(
+    model_path: Path | None,
+    profile_path: Path | None,
+    gazetteer_paths: Sequence[Path] = (),
+    report: Report | None = None,
+) -> Understander:
+    """Return an Understander with the optional model, profile and gazetteer CSVs; raise EnrichError."""
     model = None
     profile = None
     if model_path is not None:
@@ -303,6 +309,14 @@ def _load_understander(model_path: Path | None, profile_path: Path | None) -> Un
             profile = load_profile(profile_path)
         except ProfileError as exc:
             raise EnrichError(str(exc)) from exc
+    files = [*(profile.gazetteer_csv if profile else []), *gazetteer_paths]
+    if files:
+        try:
+            profile, problems = with_gazetteer_files(profile or Profile(name="справочник адресов"), files)
+        except (GazetteerCsvError, ValueError) as exc:
+            raise EnrichError(f"справочник адресов не подходит: {exc}") from exc
+        for problem in problems[:20]:
+            (report or Report()).note(problem)
     return Understander(profile=profile, model=model)
 
 
@@ -314,16 +328,18 @@ def run_enrich(
     model_path: Path | None,
     profile_path: Path | None,
     report: Report,
+    gazetteer_paths: Sequence[Path] = (),
 ) -> None:
     """Enrich `input_path` into `out`; raise EnrichError when the whole file cannot be processed."""
     if not input_path.is_file():
         raise EnrichError(f"входной файл не найден: {input_path}")
-    understander = _load_understander(model_path, profile_path)
+    understander = _load_understander(model_path, profile_path, gazetteer_paths, report)
     encoding = _guess_encoding(input_path, report)
     is_csv = input_path.suffix.lower() in {".csv", ".tsv", ".txt"}
     reader = _read_csv if is_csv else _read_jsonl
-    dups = DuplicateIndex()
-    stories = StoryIndex()
+    store = MemoryDedupStore()
+    dups = DuplicateIndex(store)
+    stories = StoryIndex(store)
     seen_ids: set[str] = set()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
@@ -358,6 +374,7 @@ def enrich_file(
     text_column: str,
     model_path: Path | None,
     profile_path: Path | None,
+    gazetteer_paths: Sequence[Path] = (),
 ) -> None:
     """Enrich a JSONL/CSV file into JSONL; print bad rows and a summary on stderr; exit 2 on fatal errors."""
     report = Report()
@@ -369,6 +386,7 @@ def enrich_file(
             model_path=model_path,
             profile_path=profile_path,
             report=report,
+            gazetteer_paths=gazetteer_paths,
         )
     except EnrichError as exc:
         report.note(f"ошибка: {exc}")

@@ -117,7 +117,7 @@ FUZZY_CUTOFF = 0.8
 LEVEL_DEPTH = {"region": 0, "municipality": 1, "district": 2, "settlement": 3}
 
 _HOUSE = re.compile(
-    r"\s*,?\s*(?:(?:д|дом|д\.|№)\s*\.?\s*)?(\d{1,4}(?:\s?[а-яА-Я](?![а-яА-Яa-zA-Z]))?(?:/\d{1,4})?"
+    r"\s*,?\s*(?:(?:д|дом|д\.|№)\s*\.?\s*)?(\d{1,4}(?:\s?[а-яА-Я](?![а-яА-Яa-zA-Z\d]))?(?:/\d{1,4})?"
     r"(?:\s*(?:к|корп|корпус|стр|строение)\.?\s*\d{1,3})?)(?![\d:.,]\d)"
 )
 
@@ -166,7 +166,7 @@ class Gazetteer:
                 self._add_territory(node)
                 for street in node.streets:
                     key = _core(street, STREET_TYPE_LEMMAS, STREET_TYPE_ABBR)
-                    if key:
+                    if any(len(k) > 2 and not k.isdigit() for k in key):  # not "1-й пер." alone
                         streets.setdefault(key, (street, []))[1].append(node.id)
         for key, (name, ids) in streets.items():
             self._add(_Entry(key, name, "street", tuple(dict.fromkeys(ids)), _is_common(key)))
@@ -291,14 +291,19 @@ class Gazetteer:
                     e for e in self._by_first.get(first, ()) if e.level == "street" and len(e.key) == 1
                 ]
         best: tuple[_Entry, int, str | None] | None = None
-        for entry in sorted(candidates, key=lambda e: -len(e.key)):
+        street_near = after_type or (i + 1 < len(doc.words) and _is_street_type(doc, i + 1))
+        # Longest first; at equal length a street beside a street word wins over a same-named district.
+        for entry in sorted(candidates, key=lambda e: (-len(e.key), (e.level == "street") != street_near)):
             size = len(entry.key)
             if i + size > len(doc.words):
                 continue
             if not all(entry.key[k] in doc.lemma_forms[i + k] or k == 0 for k in range(size)):
                 continue
             end = i + size
-            house = _house_after(doc, end) if entry.level == "street" else None
+            house = None
+            if entry.level == "street":
+                type_after = end < len(doc.words) and _is_street_type(doc, end)
+                house = _house_after(doc, end + 1 if type_after else end)  # "Садовой улице, д. 5"
             if self._accept(doc, entry, i, end, house, after_type) and (best is None or size > best[1] - i):
                 best = (entry, end, house)
         return best

@@ -65,6 +65,11 @@ def ingest_items(rt: Runtime, source: str, items: Sequence[dict[str, Any]]) -> I
     if result.rejected:
         log.warning("ingest %s: %d rejected: %s", source, len(result.rejected), result.rejected[:3])
     understood = rt.understander.understand_many(posts)
+    if rt.deduper is not None:
+        try:
+            understood = rt.deduper.mark(understood)  # duplicate_of, story_id (state shared in Redis)
+        except Exception:  # the posts matter more than their grouping: store them anyway
+            log.exception("ingest %s: near-duplicate/story step failed, posts stored without it", source)
     result.new = rt.store.upsert_posts(understood)
     result.post_ids = [p.id for p in understood]
     return result

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -13,10 +13,14 @@ from typing import TYPE_CHECKING
 from index.profile import Profile, load_profile
 from index.store import Store
 from infopole.settings import Settings, load_settings
+from risk.dedup import Deduper, MemoryDedupStore
+from risk.gazetteer_csv import with_gazetteer_files
 from risk.understand import Understander
 from worker.clock import make_clock
 
 if TYPE_CHECKING:
+    from redis import Redis
+
     from index.elastic import ElasticStore
 
 log = logging.getLogger(__name__)
@@ -31,6 +35,52 @@ class Runtime:
     profile: Profile
     understander: Understander
     clock: Callable[[], datetime]
+    deduper: Deduper | None = None  # near-duplicates and stories, state shared by every worker process
+
+
+class RedisDedupStore:
+    """The near-duplicate and story state in Redis, so parallel worker processes agree (risk.dedup)."""
+
+    def __init__(self, client: Redis) -> None:
+        """Use a Redis client (the broker's server)."""
+        self._redis = client
+
+    def put_if_absent(self, items: Sequence[tuple[str, bytes]], ttl_s: int) -> list[bytes | None]:
+        """Set each absent key (SET NX EX); return the value already there, None where set now."""
+        pipe = self._redis.pipeline(transaction=False)
+        for key, value in items:
+            pipe.set(key, value, nx=True, ex=ttl_s)
+        done = pipe.execute()
+        taken = [key for (key, _), ok in zip(items, done, strict=True) if not ok]
+        found = dict(zip(taken, self.get_many(taken), strict=True))
+        return [None if ok else found.get(key) for (key, _), ok in zip(items, done, strict=True)]
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Return the values of keys (MGET)."""
+        if not keys:
+            return []
+        return [v.encode("utf-8") if isinstance(v, str) else v for v in self._redis.mget(list(keys))]
+
+    def put(self, items: Sequence[tuple[str, bytes]], ttl_s: int) -> None:
+        """Set keys with an expiry."""
+        pipe = self._redis.pipeline(transaction=False)
+        for key, value in items:
+            pipe.set(key, value, ex=ttl_s)
+        pipe.execute()
+
+
+def make_deduper() -> Deduper:
+    """Return a Deduper on the broker's Redis (REDIS__URL), or in memory with a warning when there is none."""
+    from redis import Redis
+
+    from worker.broker import BrokerNotConfigured, redis_url
+
+    try:
+        url = redis_url()
+    except BrokerNotConfigured:
+        log.warning("REDIS__URL не задан: дубликаты и сюжеты ищутся только внутри этого процесса")
+        return Deduper(MemoryDedupStore())
+    return Deduper(RedisDedupStore(Redis.from_url(url)))
 
 
 def open_store(settings: Settings) -> Store:
@@ -80,8 +130,13 @@ def build_runtime(settings: Settings) -> Runtime:
     """Open the store, load the profile and the understanding models for one process."""
     store = open_store(settings)
     profile = load_profile(profile_path(settings))
+    if profile.gazetteer_csv:
+        profile, problems = with_gazetteer_files(profile, profile.gazetteer_csv)
+        for problem in problems[:20]:
+            log.warning("справочник адресов: %s", problem)
     understander = Understander(profile)
-    return Runtime(settings, store, profile, understander, make_clock(settings.clock, store))
+    clock = make_clock(settings.clock, store)
+    return Runtime(settings, store, profile, understander, clock, make_deduper())
 
 
 @lru_cache(maxsize=1)

@@ -1,8 +1,11 @@
-"""Tests for risk.dedup: online near-duplicates and rough stories."""
+"""Tests for risk.dedup: online near-duplicates and stories over a (shared) store."""
 
 from __future__ import annotations
 
-from risk.dedup import DuplicateIndex, StoryIndex, normalise
+from datetime import UTC, datetime, timedelta
+
+from index.models import Post
+from risk.dedup import Deduper, DuplicateIndex, MemoryDedupStore, StoryIndex, normalise
 
 COMPLAINT = "Третий день нет горячей воды на ул. Ленина 15, когда дадут?? Дети не мытые, сколько можно"
 
@@ -21,7 +24,6 @@ def test_exact_and_near_duplicates_point_at_the_first() -> None:
         index.add("e", "Третий день нет горячей воды на ул Ленина 15 когда дадут дети не мытые сколько можно")
         == "a"
     )
-    assert len(index) == 5
 
 
 def test_different_texts_are_not_duplicates() -> None:
@@ -47,10 +49,35 @@ def test_re_adding_an_id_is_idempotent() -> None:
 
 
 def test_memory_is_bounded() -> None:
-    index = DuplicateIndex(max_items=10)
+    store = MemoryDedupStore(max_items=50)
+    index = DuplicateIndex(store)
     for i in range(30):
         index.add(f"p{i}", f"{COMPLAINT} номер {i} и ещё немного разных слов {i * 7919}")
-    assert len(index) == 10
+    assert len(store) == 50
+
+
+def test_two_indexes_on_one_store_agree_like_two_worker_processes() -> None:
+    store = MemoryDedupStore()
+    first, second = DuplicateIndex(store), DuplicateIndex(store)
+    assert first.add("a", COMPLAINT) is None
+    assert second.add("b", COMPLAINT + "!!!") == "a"
+    s1, s2 = StoryIndex(store), StoryIndex(store)
+    assert s1.add("x", "Прорыв трубы на улице Ленина, вода заливает дорогу") == "x"
+    assert s2.add("y", "На Ленина прорвало трубу, вода течёт по дороге, заливает всё") == "x"
+
+
+def test_deduper_marks_posts_in_publication_order_and_keeps_set_values() -> None:
+    at = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    posts = [
+        Post(id="late", source="vk", source_id="2", published_at=at + timedelta(hours=1), text=COMPLAINT),
+        Post(id="early", source="vk", source_id="1", published_at=at, text=COMPLAINT + " !!"),
+        Post(id="repost", source="vk", source_id="3", published_at=at, text="x", duplicate_of="early"),
+    ]
+    out = Deduper().mark(posts)
+    assert [p.id for p in out] == ["late", "early", "repost"]
+    assert out[0].duplicate_of == "early" and out[1].duplicate_of is None
+    assert out[2].duplicate_of == "early"
+    assert out[0].story_id == out[1].story_id == "early"
 
 
 def test_stories_group_posts_about_one_event() -> None:
