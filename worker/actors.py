@@ -14,6 +14,7 @@ from dramatiq.brokers.redis import RedisBroker
 from redis import Redis
 
 from index.models import utcnow
+from index.store import AlertingStore
 from worker.broker import setup_broker
 from worker.delivery import (
     claim_sending,
@@ -24,6 +25,7 @@ from worker.delivery import (
     undelivered,
 )
 from worker.notify import DeliveryError, Notifier, redis_lock
+from worker.notify.webhook import send_webhook
 from worker.pipeline import detect, escalate_overdue, ingest_items, load_posts
 from worker.retrying import retry_policy
 from worker.runtime import get_runtime
@@ -46,6 +48,24 @@ def _redis() -> Redis:
 def queue_notify(alert_id: str) -> None:
     """Queue the delivery of a stored alert and remember that it is queued."""
     queue_delivery(_redis(), notify.send, alert_id)
+
+
+def _notify_without_log(alert_id: str) -> None:
+    """Send an alert to the settings' webhook only, for a store that keeps no delivery log.
+
+    Raises DeliveryError while the webhook does not accept it (the actor retries).
+    """
+    rt = get_runtime()
+    alert = rt.store.get_alert(alert_id)
+    url = rt.settings.notify.webhook_url
+    log.warning(
+        "notify %s: %s keeps no delivery log; the settings' webhook only", alert_id, type(rt.store).__name__
+    )
+    if alert is None or not url:
+        return
+    secret = rt.settings.notify.webhook_secret.get_secret_value() or None
+    body = alert.model_dump_json().encode("utf-8")
+    send_webhook(url, body, secret=secret, delivery_id=alert_id, timeout_s=rt.settings.notify.timeout_s)
 
 
 def _notifier() -> Notifier:
@@ -146,6 +166,10 @@ def notify(alert_id: str) -> None:
     if not claim_sending(client, alert_id, NOTIFY_TIME_LIMIT_MS):
         raise dramatiq.Retry(f"alert {alert_id} is being sent by another worker", delay=NOTIFY_TIME_LIMIT_MS)
     try:
+        if not isinstance(rt.store, AlertingStore):
+            _notify_without_log(alert_id)
+            mark_delivered(client, alert_id)
+            return
         report = _notifier().notify(alert_id)
         if report.unfinished:
             why = report.errors[-1] if report.errors else "адрес занят другим процессом или ждёт повтора"

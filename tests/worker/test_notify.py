@@ -373,3 +373,28 @@ def test_more_than_the_hourly_limit_waits_for_a_digest(store: SqliteStore, loopb
     assert len(texts) == 3 and texts[2].startswith(
         "Сводка с 20.01 12:10: 3 уведомления (больше 2 уведомлений в час)"
     )
+
+
+def test_the_recipient_gets_incident_alerts_only_over_configured_channels(
+    store: SqliteStore, loopback: LoopbackServer, smtp: SmtpStandIn
+) -> None:
+    critical = make_alert(kind=AlertKind.incident, severity=8, details={"recipient": "zhkh"})
+    store.add_alert(critical)
+    # No SMTP configured: the recipient's address is not even planned (a Telegram chat is, via the bot).
+    bare = Notifier(store, settings_for(loopback), build_profile(), clock=Clock(NOON))
+    bare.notify(critical.id)
+    planned = store.query_deliveries(DeliveryQuery(alert_id=critical.id)).items
+    assert [(d.subscription_id, d.destination) for d in planned] == [("recipient:zhkh", "telegram:555")]
+    # With SMTP the e-mail goes too.
+    store.add_alert(make_alert(2, kind=AlertKind.incident, severity=8, details={"recipient": "zhkh"}))
+    Notifier(store, settings_for(loopback, smtp), build_profile(), clock=Clock(NOON)).notify("alert-2")
+    assert [m[1] for m in smtp.messages] == [["zhkh@city.example"]]
+    # A stored subscription's address on an unconfigured channel is planned and fails visibly.
+    store.save_subscription(
+        head_subscription(channels=[NotifyChannel(kind=ChannelKind.email, address="h@c.example")])
+    )
+    store.add_alert(make_alert(3))
+    report = bare.notify("alert-3")
+    assert report.errors == ["почта не настроена: задайте NOTIFY__SMTP_HOST"]
+    (failed,) = store.query_deliveries(DeliveryQuery(alert_id="alert-3")).items
+    assert failed.status == DeliveryStatus.failed

@@ -195,6 +195,14 @@ class Notifier:
 
         return Senders(telegram=telegram, email=email, webhook=webhook)
 
+    def configured(self, kind: ChannelKind) -> bool:
+        """Return whether this deployment can send on a channel (SMTP host, bot token; webhooks always)."""
+        if kind == ChannelKind.email:
+            return bool(self.settings.notify.smtp_host)
+        if kind == ChannelKind.telegram:
+            return bool(self.settings.telegram.bot_token.get_secret_value())
+        return True
+
     def ack_url(self, alert_id: str, subscription_id: str) -> str | None:
         """Return the signed link that acknowledges an alert as a subscriber, or None without a public URL."""
         base = self.settings.notify.public_url.rstrip("/")
@@ -228,15 +236,14 @@ class Notifier:
         if alert.acknowledged_at is not None:
             return []
         now = as_utc(self.clock())
-        subs = subscribers(
-            alert,
-            self.store.list_subscriptions() if stored is None else stored,
-            self.settings,
-            self.profile,
-        )
+        stored = self.store.list_subscriptions() if stored is None else stored
+        stored_ids = {s.id for s in stored}
+        subs = subscribers(alert, stored, self.settings, self.profile)
         created: list[Delivery] = []
         for sub in subs:
             for channel in sub.channels:
+                if not self.configured(channel.kind) and sub.id not in stored_ids:
+                    continue  # the profile's recipients: only over the channels this deployment has
                 until, why = hold(
                     sub, alert, now, self.profile.timezone, self._recent_times(channel.destination, now)
                 )
