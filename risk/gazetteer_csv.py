@@ -88,6 +88,16 @@ def _norm(text: str) -> str:
     return " ".join(text.lower().replace("ё", "е").split())
 
 
+#: Words dropped when names are compared for merging ("Колпинский район" = "Колпинский").
+_TYPE_WORDS = SETTLEMENT_TYPES | {"район", "р-н", "округ", "муниципальный", "городской", "поселение", "мо"}
+
+
+def _core_name(name: str) -> str:
+    """Return a territory name without type words, for matching ("Колпинский район" → "колпинский")."""
+    words = [w for w in _norm(name).split() if w.rstrip(".") not in _TYPE_WORDS]
+    return " ".join(words) or _norm(name)
+
+
 def split_settlement(raw: str) -> tuple[str, str | None]:
     """Return (name, type) of a settlement as written ("Колпино г." → ("Колпино", "г"))."""
     words = raw.split()
@@ -235,11 +245,11 @@ def merge_territories(profile: Profile, territories: Iterable[Territory]) -> Pro
     merged = profile.model_copy(deep=True)
     by_name: dict[str, Territory] = {}
     for node in merged.walk():
-        by_name.setdefault(_norm(split_settlement(node.name)[0]), node)
+        by_name.setdefault(_core_name(node.name), node)
     roots = merged.territories
     home = roots[0] if len(roots) == 1 and roots[0].level in ("region", "municipality") else None
     for district in territories:
-        target = by_name.get(_norm(district.name))
+        target = by_name.get(_core_name(district.name))
         if target is None:
             node = district.model_copy(deep=True)
             (home.children if home is not None else roots).append(node)
@@ -252,9 +262,9 @@ def _merge_node(target: Territory, extra: Territory) -> None:
     """Add the streets and children of `extra` to `target` (children merged by name, streets once)."""
     known = {_norm(s) for s in target.streets}
     target.streets.extend(s for s in extra.streets if _norm(s) not in known)
-    children = {_norm(c.name): c for c in target.children}
+    children = {_core_name(c.name): c for c in target.children}
     for child in extra.children:
-        same = children.get(_norm(child.name))
+        same = children.get(_core_name(child.name))
         if same is None:
             target.children.append(child.model_copy(deep=True))
         else:

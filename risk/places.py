@@ -111,13 +111,15 @@ PLACE_PREPOSITIONS = frozenset(
         "перекресток",
     ]
 )
+#: The house number may carry a letter, also after a space ("5 а"), but not a one-letter preposition
+#: ("д 5 в Колпино").
 #: Similarity (difflib ratio) a misspelt street name needs after a street type word ("ул. Ленена").
 FUZZY_CUTOFF = 0.8
 #: Depth order of territory levels (deeper is more specific).
 LEVEL_DEPTH = {"region": 0, "municipality": 1, "district": 2, "settlement": 3}
 
 _HOUSE = re.compile(
-    r"\s*,?\s*(?:(?:д|дом|д\.|№)\s*\.?\s*)?(\d{1,4}(?:\s?[а-яА-Я](?![а-яА-Яa-zA-Z\d]))?(?:/\d{1,4})?"
+    r"\s*,?\s*(?:(?:д|дом|д\.|№)\s*\.?\s*)?(\d{1,4}(?:(?:\s(?![вскуиаоВСКУИАО]\b))?[а-яА-Я](?![а-яА-Яa-zA-Z\d]))?(?:/\d{1,4})?"
     r"(?:\s*(?:к|корп|корпус|стр|строение)\.?\s*\d{1,3})?)(?![\d:.,]\d)"
 )
 

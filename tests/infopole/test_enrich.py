@@ -145,3 +145,30 @@ def test_cli_enrich(tmp_path: Path) -> None:
     assert read_jsonl(tmp_path / "o.jsonl")[0]["kind"] == "complaint"
     missing = CliRunner().invoke(app, ["enrich", str(tmp_path / "x.csv"), "--out", str(tmp_path / "o.jsonl")])
     assert missing.exit_code == 2
+
+
+def test_gazetteer_csv_option_links_places_and_every_field_is_there(tmp_path: Path) -> None:
+    excerpt = Path(__file__).resolve().parents[1] / "fixtures" / "gazetteer" / "spb_lo_excerpt.csv"
+    src = tmp_path / "in.jsonl"
+    lines = [
+        {"id": "a", "text": "Прорвало трубу на Пролетарской улице 5 в Колпино, вода хлещет, когда приедут?"},
+        {"id": "b", "text": "Прорвало трубу на Пролетарской улице 5 в Колпино, вода хлещет, когда приедут??"},
+        {"id": "c", "text": "Спасибо за концерт в парке, было здорово"},
+    ]
+    src.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(app, ["enrich", str(src), "--out", str(out), "--gazetteer", str(excerpt)])
+    assert result.exit_code == 0, result.output
+    rows = read_jsonl(out)
+    wanted = {"sector", "topic", "kind", "tone", "tone_score", "aggression", "aggression_markers", "places"}
+    assert all(wanted | {"duplicate_of", "story_id", "needs_review"} <= set(r) for r in rows)
+    assert [(p["level"], p["name"], p["house"]) for p in rows[0]["places"]][:2] == [
+        ("house", "Пролетарская ул.", "5"),
+        ("settlement", "Колпино", None),
+    ]
+    assert rows[0]["territory"] is not None and rows[0]["sector"] == "ЖКХ"
+    assert rows[1]["duplicate_of"] == "a" and rows[1]["story_id"] == "a" and rows[2]["duplicate_of"] is None
+    bad = CliRunner().invoke(
+        app, ["enrich", str(src), "--out", str(out), "--gazetteer", str(tmp_path / "no.csv")]
+    )
+    assert bad.exit_code == 2 and "справочник адресов" in bad.output

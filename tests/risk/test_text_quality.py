@@ -45,7 +45,7 @@ def test_sector_accuracy_on_kursk_appeals() -> None:
     df = df[df["category"] != 12].dropna(subset=["text"])
     model = LexiconSectorModel()
     pred = [KURSK_CATEGORY.get(model.predict(analyse(t)).sector or "", -1) for t in df["text"]]
-    assert accuracy_score(df["category"], pred) >= 0.68
+    assert accuracy_score(df["category"], pred) >= 0.71
 
 
 def test_tone_macro_f1_on_rusentitweet() -> None:
@@ -62,4 +62,4 @@ def test_aggression_roc_auc_on_inappropriate() -> None:
     df = pd.read_csv(path).dropna(subset=["text"])
     scorer = AggressionScorer()
     scores = [scorer.score(analyse(t)).score for t in df["text"]]
-    assert roc_auc_score(df["inappropriate"] >= 0.5, scores) >= 0.64
+    assert roc_auc_score(df["inappropriate"] >= 0.5, scores) >= 0.675

@@ -138,3 +138,56 @@ def test_models_load_from_a_directory(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(ModelError, match="нет файлов"):
         TrainedModels.load(empty)
+
+
+def test_feature_text_marks_negation_and_keeps_emoji() -> None:
+    from risk.text import analyse
+    from risk.trained import feature_text
+
+    text = feature_text(analyse("Не нравится новый парк 😡 совсем не красиво!!!"))
+    assert text.split()[:3] == ["не", "не_нравиться", "не_новый"]
+    assert "не_красиво" in text and "EMO_😡" in text and "EMO_!!!" in text and "не_парк" not in text
+
+
+def test_class_weights_balance_tone_fully_and_topics_halfway() -> None:
+    from risk.trained import class_weights
+
+    labels = ["a"] * 8 + ["b"] * 2
+    tone = class_weights("tone", labels)
+    assert tone[0] * 8 == pytest.approx(tone[-1] * 2)  # each class weighs the same in total
+    topics = class_weights("topics", labels)
+    assert topics[-1] / topics[0] == pytest.approx(2.0)  # sqrt of the 4x imbalance
+
+
+def test_models_of_another_format_version_are_refused(tmp_path: Path) -> None:
+    import joblib
+
+    from risk.trained import MODEL_FORMAT
+
+    path = tmp_path / "old.joblib"
+    joblib.dump({"format": MODEL_FORMAT, "version": 1, "model": None}, path)
+    with pytest.raises(ModelError, match="обучите её заново"):
+        load_model(path)
+
+
+def test_word_vectors_are_used_when_natasha_is_installed() -> None:
+    texts, labels = labelled(6)
+    with_vectors = train("topics", texts, labels)
+    without = train("topics", texts, labels, embed=False)
+    assert with_vectors.uses_embeddings and not without.uses_embeddings
+    assert (
+        with_vectors.predict(["нет горячей воды"])[0][0]
+        == without.predict(["нет горячей воды"])[0][0]
+        == "ЖКХ"
+    )
+
+
+def test_unsure_trained_sector_is_flagged_for_review() -> None:
+    texts, labels = labelled()
+    bundle = TrainedModels(topics=train("topics", texts, labels))
+    u = Understander(model=bundle)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    sure = u.understand(Post(id="a", source="vk", source_id="a", published_at=at, text="нет горячей воды"))
+    vague = u.understand(Post(id="b", source="vk", source_id="b", published_at=at, text="что-то случилось"))
+    assert sure.sector_confidence >= 0.5 and not sure.needs_review
+    assert vague.sector_confidence < 0.5 and vague.needs_review
