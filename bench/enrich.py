@@ -1,6 +1,10 @@
 """Benchmark the understanding step: posts/s (median of 5 runs) and peak RSS on realistic texts.
 
-Usage: .venv/bin/python bench/enrich.py [--data ../shared/data] [--n 5000] [--runs 5]
+Usage: .venv/bin/python bench/enrich.py [--data ../shared/data] [--n 5000] [--runs 5] [--no-profile]
+
+Everything `infopole enrich` does per post is timed: cleaning, lemmas, sector, tone, kind, aggression,
+places against the demo profile's gazetteer, natasha NER on the posts that need it, near-duplicates
+and stories.
 
 Texts: the dev tweet set (../shared/data/dev/rusentitweet/train.csv, read at run time, never copied);
 without it, a built-in set of short Russian complaints is used. The first run starts with cold lemma
@@ -22,8 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from index.models import Post  # noqa: E402
-from risk.dedup import DuplicateIndex, StoryIndex  # noqa: E402
-from risk.understand import Understander  # noqa: E402
+from risk.dedup import Deduper  # noqa: E402
+from risk.places import needs_ner  # noqa: E402
+from risk.understand import NER_KINDS, Understander  # noqa: E402
 
 _FALLBACK = [
     "Третий день нет горячей воды на ул. Ленина 15, когда дадут??",
@@ -52,6 +57,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--no-profile", action="store_true", help="no gazetteer (NER on more posts)")
     args = parser.parse_args()
     texts, origin = load_texts(args.data, args.n)
     at = datetime(2026, 1, 12, tzinfo=UTC)
@@ -59,8 +65,14 @@ def main() -> int:
         Post(id=f"b:{i}", source="bench", source_id=str(i), published_at=at, text=t)
         for i, t in enumerate(texts)
     ]
+    profile = None
+    if not args.no_profile:
+        from crawlers.demo import DEMO_PROFILE_PATH
+        from index.profile import load_profile
+
+        profile = load_profile(DEMO_PROFILE_PATH)
     start = time.perf_counter()
-    understander = Understander()
+    understander = Understander(profile)
     build_s = time.perf_counter() - start
     rates: list[float] = []
     for _ in range(args.runs):
@@ -69,12 +81,18 @@ def main() -> int:
         rates.append(len(posts) / (time.perf_counter() - start))
     dedup_rates: list[float] = []
     for _ in range(args.runs):
-        dups, stories = DuplicateIndex(), StoryIndex()
+        deduper = Deduper()
         start = time.perf_counter()
-        for post in out:
-            dups.add(post.id, post.text)
-            stories.add(post.id, post.text, post.lemmas.split())
+        marked = deduper.mark(out)
         dedup_rates.append(len(out) / (time.perf_counter() - start))
+    from risk.text import analyse
+
+    ner_share = sum(
+        1
+        for p in out
+        if p.kind in NER_KINDS and needs_ner(analyse(p.text), [x for x in p.places if x.territory])
+    ) / max(1, len(out))
+    u_rate, d_rate = statistics.median(rates), statistics.median(dedup_rates)
     rss = psutil.Process().memory_info()
     peak = getattr(rss, "peak_wset", None) or _peak_rss_bytes()
     print(
@@ -83,7 +101,10 @@ def main() -> int:
     print(f"Understander built in {build_s:.2f} s")
     runs = ", ".join(f"{r:,.0f}" for r in rates)
     print(f"understand_many: median {statistics.median(rates):,.0f} posts/s (runs: {runs})")
-    print(f"dedup + stories: median {statistics.median(dedup_rates):,.0f} posts/s")
+    print(f"  posts that went through NER: {ner_share:.1%}; places found: {sum(bool(p.places) for p in out)}")
+    duplicates = sum(bool(p.duplicate_of) for p in marked)
+    print(f"dedup + stories: median {d_rate:,.0f} posts/s; duplicates {duplicates}")
+    print(f"whole enrich step: {1 / (1 / u_rate + 1 / d_rate):,.0f} posts/s")
     print(f"peak RSS: {peak / 2**20:.0f} MiB")
     return 0
 
