@@ -38,6 +38,9 @@ broker = setup_broker()
 DEAD_LETTER_FILE = "dead-letters.jsonl"
 #: How long one notify run may take (ms); also how long its sending lock lives.
 NOTIFY_TIME_LIMIT_MS = 60_000
+#: TTL of an address's flush lock (ms): renewed while held, so it only bounds how long a killed
+#: worker keeps an address blocked.
+FLUSH_LOCK_MS = 15_000
 
 
 def _redis() -> Redis:
@@ -74,7 +77,7 @@ def _notifier() -> Notifier:
     Deliveries run on wall time (back-off, quiet hours), whatever clock the detection uses.
     """
     rt = get_runtime()
-    return Notifier(rt.store, rt.settings, rt.profile, lock=redis_lock(_redis(), NOTIFY_TIME_LIMIT_MS))
+    return Notifier(rt.store, rt.settings, rt.profile, lock=redis_lock(_redis(), FLUSH_LOCK_MS))
 
 
 @dramatiq.actor(queue_name="infopole-dead", max_retries=0, time_limit=10_000)
@@ -150,10 +153,11 @@ def escalate(slot: str) -> None:
     on_retry_exhausted="dead_letter",
 )
 def notify(alert_id: str) -> None:
-    """Deliver one alert to every subscribed address once, in order (worker.notify; retried while due).
+    """Deliver one alert to every subscribed address once, in order (worker.notify; retried on failure).
 
-    The alert counts as delivered when none of its deliveries is still due now: sent, digested, skipped,
-    failed for good, or held on purpose for a digest (the sweep sends those).
+    The alert counts as delivered when its deliveries are planned in the log and none failed in this
+    run: sent, digested, skipped, failed for good, held on purpose for a digest, or left to the process
+    that is sending to the same address right now (the sweep sends what waits for a back-off).
     """
     client = _redis()
     if is_delivered(client, alert_id):
@@ -163,21 +167,23 @@ def notify(alert_id: str) -> None:
     if rt.store.get_alert(alert_id) is None:
         log.warning("notify: alert %s not found", alert_id)
         return
-    if not claim_sending(client, alert_id, NOTIFY_TIME_LIMIT_MS):
-        raise dramatiq.Retry(f"alert {alert_id} is being sent by another worker", delay=NOTIFY_TIME_LIMIT_MS)
-    try:
-        if not isinstance(rt.store, AlertingStore):
+    if not isinstance(rt.store, AlertingStore):
+        if not claim_sending(client, alert_id, NOTIFY_TIME_LIMIT_MS):
+            busy = f"alert {alert_id} is being sent by another worker"
+            raise dramatiq.Retry(busy, delay=NOTIFY_TIME_LIMIT_MS)
+        try:
             _notify_without_log(alert_id)
             mark_delivered(client, alert_id)
-            return
-        report = _notifier().notify(alert_id)
-        if report.unfinished:
-            why = report.errors[-1] if report.errors else "адрес занят другим процессом или ждёт повтора"
-            log.warning("notify %s: not every address got it yet: %s", alert_id, why)
-            raise DeliveryError(why)
-        mark_delivered(client, alert_id)
-    finally:
-        release_sending(client, alert_id)
+        finally:
+            release_sending(client, alert_id)
+        return
+    report = _notifier().notify(alert_id)
+    if report.errors:
+        log.warning("notify %s: not every address got it yet: %s", alert_id, report.errors[-1])
+        raise DeliveryError(report.errors[-1])
+    # Sent, or handed over: a busy address is flushed again by the process holding it, and what waits
+    # for a back-off or a digest is sent by the periodic sweep.
+    mark_delivered(client, alert_id)
 
 
 @dramatiq.actor(

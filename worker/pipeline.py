@@ -209,7 +209,7 @@ def _answered_incident_of_reply(rt: Runtime, post: Post) -> Incident | None:
 def _write_incident(
     rt: Runtime, incident_id: str, post: Post, now: datetime, *, in_spike: bool = False
 ) -> Incident | None:
-    """Create or extend an incident with optimistic concurrency; return what was written.
+    """Create or extend an incident with optimistic concurrency; return it as it stands with the post.
 
     A hand-merged incident is followed to the one it was merged into.
     """
@@ -224,7 +224,7 @@ def _write_incident(
                 fresh = open_incident(post, rt.profile, now, in_spike=in_spike)
                 return rt.store.save_incident(fresh, expected_version=None)
             if post.id in current.post_ids:
-                return None
+                return current  # a redelivered batch: the caller re-derives its alert (stored once)
             attached = load_posts(rt, current.post_ids[-ATTACHED_READ_LIMIT:])
             updated = attach_post(current, post, rt.profile, now, attached=attached, in_spike=in_spike)
             return rt.store.save_incident(updated, expected_version=current.version)
@@ -252,15 +252,16 @@ def escalate_overdue(rt: Runtime, now: datetime) -> list[Alert]:
             recipient = incident.recipient
             calendar = calendar_for(rt.profile, recipient)
             for step in due_escalations(incident, now, sla_for(rt.profile, recipient), calendar):
+                escalated = apply_escalation(incident, step, now)
+                # The alert first: a worker killed between the two writes leaves the step due, and the
+                # next run finds the alert stored (one id per step) instead of a step without an alert.
+                alert = alert_texts.overdue_alert(escalated, step, tz=rt.profile.timezone, now=now)
+                new = rt.store.add_alert(alert)
                 try:
-                    saved = rt.store.save_incident(
-                        apply_escalation(incident, step, now), expected_version=incident.version
-                    )
+                    incident = rt.store.save_incident(escalated, expected_version=incident.version)
                 except VersionConflict:
                     break  # someone changed it; the next run re-reads it
-                incident = saved
-                alert = alert_texts.overdue_alert(saved, step, tz=rt.profile.timezone, now=now)
-                if rt.store.add_alert(alert):
+                if new:
                     alerts.append(alert)
         offset += len(page.items)
         if offset >= page.total or not page.items:

@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 
 #: Deliveries of one address read per flush.
 FLUSH_LIMIT = 500
+#: Times one flush takes the address again for deliveries planned while it held it.
+FLUSH_ROUNDS = 20
 #: Statuses that still have to go out.
 OPEN = (DeliveryStatus.pending, DeliveryStatus.held)
 
@@ -122,17 +124,43 @@ def thread_lock(destination: str) -> Iterator[bool]:
             lock.release()
 
 
+#: Extend a held lock's TTL, but only while it is still ours (KEYS[1] = key, ARGV = token, ttl ms).
+_RENEW_LUA = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+)
+
+
+def _keep_alive(client: Redis, key: str, token: str, ttl_ms: int, stop: threading.Event) -> None:
+    """Renew a held lock every third of its TTL until `stop` is set or the lock is lost."""
+    while not stop.wait(ttl_ms / 3000):
+        try:
+            if not client.eval(_RENEW_LUA, 1, key, token, ttl_ms):
+                return
+        except Exception:  # the broker is down: the lock lapses after its TTL, as it should
+            log.warning("notify lock %s: renewal failed", key, exc_info=True)
+            return
+
+
 def redis_lock(client: Redis, ttl_ms: int) -> Lock:
-    """Return a lock of destinations shared by every worker: a Redis key set with NX and a TTL."""
+    """Return a lock of destinations shared by every worker: a Redis key set with NX and a TTL.
+
+    While held, a daemon thread renews the TTL, so a long flush keeps its lock and a killed worker's
+    lock lapses within `ttl_ms` instead of blocking the address for the longest flush there could be.
+    """
 
     @contextmanager
     def lock(destination: str) -> Iterator[bool]:
         key = f"infopole:notify:flush:{destination}"
         token = uuid.uuid4().hex
         acquired = bool(client.set(key, token, nx=True, px=ttl_ms))
+        stop = threading.Event()
+        if acquired:
+            threading.Thread(target=_keep_alive, args=(client, key, token, ttl_ms, stop), daemon=True).start()
         try:
             yield acquired
         finally:
+            stop.set()
             if acquired and client.get(key) in (token, token.encode()):
                 client.delete(key)
 
@@ -292,14 +320,29 @@ class Notifier:
     # Sending
 
     def flush(self, destination: str) -> FlushReport:
-        """Send what is due to one address, in order; see the module docstring."""
+        """Send what is due to one address, in order; see the module docstring.
+
+        After releasing the address, look once more: a delivery planned while this process held it
+        was left to this process by whoever found the address busy (`report.busy`), so it is sent too.
+        """
         report = FlushReport()
-        with self.lock(destination) as acquired:
-            if not acquired:
-                report.busy.append(destination)
-                return report
-            self._flush(destination, report)
+        for _ in range(FLUSH_ROUNDS):
+            with self.lock(destination) as acquired:
+                if not acquired:
+                    report.busy.append(destination)
+                    return report
+                self._flush(destination, report)
+            if not self._has_due(destination):
+                break
         return report
+
+    def _has_due(self, destination: str) -> bool:
+        """Return whether the next delivery of an address in sending order may go out now."""
+        now = as_utc(self.clock())
+        head = self.store.query_deliveries(
+            DeliveryQuery(destination=destination, status=[DeliveryStatus.pending], limit=1)
+        ).items
+        return bool(head) and (head[0].next_attempt_at is None or head[0].next_attempt_at <= now)
 
     def _flush(self, destination: str, report: FlushReport) -> None:
         """Send the due deliveries of one address (the caller holds its lock)."""
