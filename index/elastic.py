@@ -17,6 +17,8 @@ from index.es_compat import PlainJsonNode
 from index.es_docs import (
     alert_doc,
     alert_from_doc,
+    delivery_doc,
+    delivery_from_doc,
     incident_doc,
     incident_from_doc,
     page_doc,
@@ -24,17 +26,22 @@ from index.es_docs import (
     post_from_doc,
     query_words,
     source_doc,
+    subscription_doc,
+    subscription_from_doc,
 )
 from index.es_setup import Kind, Layout, bootstrap, create_month_index, month_start, next_month, parse_month
 from index.forgetting import scrub_alert, scrub_incident
 from index.models import (
     Alert,
+    Delivery,
+    DeliveryStatus,
     Incident,
     IncidentStatus,
     OfficialPage,
     PlanDecision,
     Post,
     SourceState,
+    Subscription,
     as_utc,
 )
 from index.store import (
@@ -42,6 +49,7 @@ from index.store import (
     Bucket,
     CountField,
     CountRow,
+    DeliveryQuery,
     IncidentQuery,
     NotFound,
     Page,
@@ -514,6 +522,104 @@ class ElasticStore:
             ) from exc
         return saved
 
+    def save_incidents(self, writes: Sequence[tuple[Incident, int | None]]) -> list[Incident]:
+        """Write several incidents, each under its expected version; all or none as far as ES allows.
+
+        Every expected version is checked first (nothing is written on a mismatch), then each incident
+        is written guarded by the if_seq_no/if_primary_term read in the check. Elasticsearch has no
+        multi-document transactions: if another writer changes one of them between the check and the
+        write, the incidents already written are put back (again guarded, so a newer write by someone
+        else is never overwritten) and VersionConflict is raised; a crash or outage in that window can
+        still leave the earlier incidents written. The last one written owns shared posts.
+        """
+        ids = [incident.id for incident, _ in writes]
+        if len(set(ids)) != len(ids):
+            raise ValueError("один и тот же инцидент указан в групповой записи дважды")
+        index = self._alias("incidents")
+        stored: dict[str, dict[str, Any] | None] = {}
+        for incident, expected in writes:
+            try:
+                with self._guard():
+                    stored[incident.id] = dict(self.client.get(index=index, id=incident.id))
+            except NotFoundError:
+                stored[incident.id] = None
+            self._check_version(incident.id, stored[incident.id], expected)
+        base = time.time_ns()
+        done: list[tuple[str, dict[str, Any] | None, int, int]] = []
+        saved_all: list[Incident] = []
+        for i, (incident, expected) in enumerate(writes):
+            saved = incident.model_copy(update={"version": 1 if expected is None else expected + 1})
+            hit = stored[incident.id]
+            guard: dict[str, Any] = (
+                {"op_type": "create"}
+                if hit is None
+                else {"if_seq_no": int(hit["_seq_no"]), "if_primary_term": int(hit["_primary_term"])}
+            )
+            last = i == len(writes) - 1
+            try:
+                with self._guard():
+                    response = self.client.index(
+                        index=index,
+                        id=saved.id,
+                        document=incident_doc(saved, seq=base + i),
+                        refresh=self.refresh if last else False,
+                        **guard,
+                    )
+            except ConflictError as exc:
+                self._undo_incidents(done)
+                raise VersionConflict(
+                    f"инцидент {saved.id} изменён одновременно другим обработчиком: ни один инцидент "
+                    "группы не записан, обновите и повторите"
+                ) from exc
+            except StoreError:
+                self._undo_incidents(done)
+                raise
+            done.append((saved.id, hit, int(response["_seq_no"]), int(response["_primary_term"])))
+            saved_all.append(saved)
+        return saved_all
+
+    @staticmethod
+    def _check_version(incident_id: str, hit: Mapping[str, Any] | None, expected: int | None) -> None:
+        """Raise VersionConflict unless the stored incident `hit` is at the `expected` version."""
+        if expected is None:
+            if hit is not None:
+                raise VersionConflict(f"инцидент {incident_id} уже существует")
+            return
+        if hit is None:
+            raise VersionConflict(f"инцидент {incident_id} не существует, ожидалась версия {expected}")
+        version = int(hit["_source"].get("version", 0))
+        if version != expected:
+            raise VersionConflict(
+                f"инцидент {incident_id} имеет версию {version}, ожидалась версия {expected}: "
+                "его изменил кто-то другой, обновите и повторите"
+            )
+
+    def _undo_incidents(self, done: Sequence[tuple[str, dict[str, Any] | None, int, int]]) -> None:
+        """Put back incidents a failed group write wrote (newest first), unless someone wrote them since."""
+        index = self._alias("incidents")
+        for incident_id, previous, seq_no, term in reversed(done):
+            try:
+                with self._guard():
+                    if previous is None:
+                        self.client.delete(
+                            index=index,
+                            id=incident_id,
+                            if_seq_no=seq_no,
+                            if_primary_term=term,
+                            refresh=self.refresh,
+                        )
+                    else:
+                        self.client.index(
+                            index=index,
+                            id=incident_id,
+                            document=previous["_source"],
+                            if_seq_no=seq_no,
+                            if_primary_term=term,
+                            refresh=self.refresh,
+                        )
+            except (ConflictError, NotFoundError, StoreError) as exc:
+                log.warning("could not undo the group write of incident %s: %s", incident_id, exc)
+
     def restore_incidents(self, incidents: Sequence[Incident]) -> None:
         """Write incidents exactly as given, versions kept (for migration; replaces by id)."""
         ops = [
@@ -657,6 +763,91 @@ class ElasticStore:
                 continue
             return alert
         raise StoreUnavailable(f"оповещение {alert_id} постоянно меняется; повторите позже")
+
+    # Subscriptions and the delivery log
+
+    def save_subscription(self, subscription: Subscription) -> None:
+        """Store a subscription (replace by id)."""
+        with self._guard():
+            self.client.index(
+                index=self._alias("subscriptions"),
+                id=subscription.id,
+                document=subscription_doc(subscription),
+                refresh=self.refresh,
+            )
+
+    def get_subscription(self, subscription_id: str) -> Subscription | None:
+        """Return one subscription by id, or None."""
+        try:
+            with self._guard():
+                response = self.client.get(index=self._alias("subscriptions"), id=subscription_id)
+        except NotFoundError:
+            return None
+        return subscription_from_doc(response["_source"])
+
+    def list_subscriptions(self) -> list[Subscription]:
+        """Return every subscription, by id."""
+        return [subscription_from_doc(doc) for doc in self._all("subscriptions", "id")]
+
+    def delete_subscription(self, subscription_id: str) -> bool:
+        """Delete a subscription; return False when there was none (its deliveries stay in the log)."""
+        try:
+            with self._guard():
+                self.client.delete(
+                    index=self._alias("subscriptions"), id=subscription_id, refresh=self.refresh
+                )
+        except NotFoundError:
+            return False
+        return True
+
+    def add_delivery(self, delivery: Delivery) -> bool:
+        """Store a delivery unless one with the same id exists; return True if it was new."""
+        try:
+            with self._guard():
+                self.client.index(
+                    index=self._alias("deliveries"),
+                    id=delivery.id,
+                    document=delivery_doc(delivery),
+                    op_type="create",
+                    refresh=self.refresh,
+                )
+        except ConflictError:
+            return False
+        return True
+
+    def save_delivery(self, delivery: Delivery) -> None:
+        """Store a delivery (replace by id)."""
+        with self._guard():
+            self.client.index(
+                index=self._alias("deliveries"),
+                id=delivery.id,
+                document=delivery_doc(delivery),
+                refresh=self.refresh,
+            )
+
+    def get_delivery(self, delivery_id: str) -> Delivery | None:
+        """Return one delivery by id, or None."""
+        try:
+            with self._guard():
+                response = self.client.get(index=self._alias("deliveries"), id=delivery_id)
+        except NotFoundError:
+            return None
+        return delivery_from_doc(response["_source"])
+
+    def query_deliveries(self, query: DeliveryQuery) -> Page[Delivery]:
+        """Return the deliveries matching `query` in sending order (seq, id) unless newest_first."""
+        _check_paging(query.limit, query.offset)
+        filters: list[dict[str, Any]] = []
+        for name in ("alert_id", "subscription_id", "destination"):
+            value = getattr(query, name)
+            if value is not None:
+                filters.append({"term": {name: value}})
+        if query.status is not None:
+            filters.append({"terms": {"status": [DeliveryStatus(s).value for s in query.status]}})
+        order = "desc" if query.newest_first else "asc"
+        sort = [{"seq": {"order": order}}, {"id": {"order": order}}]
+        hits, total = self._page("deliveries", {"bool": {"filter": filters}}, sort, query.limit, query.offset)
+        return Page(items=[delivery_from_doc(hit["_source"]) for hit in hits], total=total)
 
     # Personal data
 

@@ -8,7 +8,16 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from index.models import Alert, Incident, IncidentStatus, OfficialPage, Post, SourceState
+from index.models import (
+    Alert,
+    Delivery,
+    Incident,
+    IncidentStatus,
+    OfficialPage,
+    Post,
+    SourceState,
+    Subscription,
+)
 
 #: A word of a full-text query: letters and digits (as the lemmas analyzer's tokens).
 _WORD = re.compile(r"[^\W_]+")
@@ -144,3 +153,23 @@ def source_doc(state: SourceState) -> dict[str, Any]:
 def page_doc(page: OfficialPage) -> dict[str, Any]:
     """Return the document of an official page."""
     return page.model_dump(mode="json")
+
+
+def subscription_doc(subscription: Subscription) -> dict[str, Any]:
+    """Return the document of an alert subscription."""
+    return subscription.model_dump(mode="json")
+
+
+def subscription_from_doc(source: Mapping[str, Any]) -> Subscription:
+    """Return the Subscription stored in a document."""
+    return Subscription.model_validate(source)
+
+
+def delivery_doc(delivery: Delivery) -> dict[str, Any]:
+    """Return the document of one delivery (the delivery log)."""
+    return delivery.model_dump(mode="json")
+
+
+def delivery_from_doc(source: Mapping[str, Any]) -> Delivery:
+    """Return the Delivery stored in a document."""
+    return Delivery.model_validate(source)

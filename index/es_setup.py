@@ -13,10 +13,15 @@ from typing import Any, Literal
 from elasticsearch import ApiError, Elasticsearch
 
 #: Kinds of documents, each in its own indices.
-Kind = Literal["posts", "incidents", "alerts", "sources", "pages", "plans"]
+Kind = Literal["posts", "incidents", "alerts", "sources", "pages", "plans", "subscriptions", "deliveries"]
 KINDS: tuple[Kind, ...] = ("posts", "incidents", "alerts", "sources", "pages", "plans")
+#: Kinds of the alerting store (index.store.AlertingStore): subscriptions and the delivery log. Their one
+#: index is created with its mapping directly (no composable template: it never rolls over).
+ALERTING_KINDS: tuple[Kind, ...] = ("subscriptions", "deliveries")
+#: Every kind the store keeps (bootstrap and clean-up iterate these).
+ALL_KINDS: tuple[Kind, ...] = (*KINDS, *ALERTING_KINDS)
 #: Kinds kept in one index behind an alias (posts are monthly instead).
-SINGLE_KINDS: tuple[Kind, ...] = ("incidents", "alerts", "sources", "pages", "plans")
+SINGLE_KINDS: tuple[Kind, ...] = ("incidents", "alerts", "sources", "pages", "plans", *ALERTING_KINDS)
 #: Bumped whenever a template in index/mappings changes; stored in the template's _meta.
 TEMPLATE_VERSION = 1
 #: Priority of our composable templates (above the built-in ones at 100..200 for logs/metrics).
@@ -136,7 +141,7 @@ def _exists_error(exc: ApiError) -> bool:
 
 
 def put_templates(client: Elasticsearch, layout: Layout) -> None:
-    """Create or replace the lifecycle policy and every index template."""
+    """Create or replace the lifecycle policy and the index template of every kind in KINDS."""
     if layout.lifecycle:
         client.ilm.put_lifecycle(name=layout.policy_name, policy=layout.lifecycle_policy())
     for kind in KINDS:
@@ -144,13 +149,20 @@ def put_templates(client: Elasticsearch, layout: Layout) -> None:
 
 
 def ensure_single_indices(client: Elasticsearch, layout: Layout) -> None:
-    """Create the first index of every single-index kind with its alias, unless the alias exists."""
+    """Create the first index of every single-index kind with its alias, unless the alias exists.
+
+    Alerting kinds get their mapping here (index/mappings/<kind>.json); the others from their template.
+    """
     for kind in SINGLE_KINDS:
         alias = layout.alias(kind)
         if client.indices.exists_alias(name=alias):
             continue
+        body: dict[str, Any] = {}
+        if kind in ALERTING_KINDS:
+            template = layout.template(kind)["template"]
+            body = {"settings": template["settings"], "mappings": template["mappings"]}
         try:
-            client.indices.create(index=layout.first_index(kind), aliases={alias: {}})
+            client.indices.create(index=layout.first_index(kind), aliases={alias: {}}, **body)
         except ApiError as exc:
             if not _exists_error(exc):
                 raise

@@ -730,9 +730,8 @@ def test_forget_author_deletes_posts_and_cleans_incidents_and_alerts(store: Stor
 
 
 def _alerting(store: Store) -> AlertingStore:
-    """Return the store as an AlertingStore, or skip for a backend that does not implement it yet."""
-    if not isinstance(store, AlertingStore):
-        pytest.skip(f"{type(store).__name__} does not implement AlertingStore yet")
+    """Return the store as an AlertingStore; every backend must implement it."""
+    assert isinstance(store, AlertingStore), f"{type(store).__name__} does not implement AlertingStore"
     return store
 
 
