@@ -30,7 +30,7 @@ from bench.store import END, make_posts
 from index.elastic import ElasticStore, connect
 from index.es_bulk import BulkOp
 from index.es_docs import post_doc
-from index.es_setup import KINDS, Layout
+from index.es_setup import ALL_KINDS, Layout
 
 BATCH = 500
 
@@ -115,7 +115,7 @@ def main() -> None:
         p50, p95, requests = indicators(store, args.calls)
         total = store.client.count(index=store.layout.alias("posts"))["count"]
     finally:
-        for kind in KINDS:
+        for kind in ALL_KINDS:
             store.client.options(ignore_status=404).indices.delete(index=store.layout.pattern(kind))
         store.close()
         if server is not None:

@@ -17,7 +17,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from index.elastic import ElasticStore, connect
-from index.es_setup import KINDS, Layout
+from index.es_setup import ALL_KINDS, Layout
 
 _server: Any = None
 _counter = itertools.count(1)
@@ -76,7 +76,7 @@ def drop_store(store: ElasticStore) -> None:
     """Delete every index, template and policy of a test store, then close it."""
     layout = store.layout
     client = store.client
-    for kind in KINDS:
+    for kind in ALL_KINDS:
         client.options(ignore_status=404).indices.delete(index=layout.pattern(kind))
         client.options(ignore_status=404).indices.delete_index_template(name=layout.template_name(kind))
     if layout.lifecycle:
