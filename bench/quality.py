@@ -189,10 +189,10 @@ def tone_rows(data: Path, trained: bool, baseline: bool = True) -> list[tuple[st
             ("tone, trained 5-fold CV", f"macro-F1 {cv.macro_f1:.3f}, acc {cv.accuracy:.3f}", "target ≥ 0.70")
         )
     if baseline:
-        acc_b, f1_b, _ = baseline_cv(list(df["text"]), list(df["label"]), "word")
+        acc_b, f1_b, _ = baseline_cv(list(df["text"]), list(df["label"]), "char")
         rows.append(
             (
-                "  baseline word-TF-IDF + LinearSVC, same folds",
+                "  baseline char-TF-IDF + LinearSVC, same folds",
                 f"macro-F1 {f1_b:.3f}, acc {acc_b:.3f}",
                 "held-out: 0.67",
             )
@@ -223,10 +223,10 @@ def aggression_rows(data: Path, trained: bool, baseline: bool = True) -> list[tu
             )
         )
     if baseline:
-        _, f1_b, auc_b = baseline_cv(list(df["text"]), [str(int(v)) for v in y], "word")
+        _, f1_b, auc_b = baseline_cv(list(df["text"]), [str(int(v)) for v in y], "char")
         rows.append(
             (
-                "  baseline word-TF-IDF + LinearSVC, same folds",
+                "  baseline char-TF-IDF + LinearSVC, same folds",
                 f"ROC-AUC {auc_b:.3f}, macro-F1 {f1_b:.3f}",
                 "held-out: 0.72",
             )
