@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -285,12 +287,20 @@ def queued_messages(url: str, queue: str) -> list[Message[Any]]:
 
 @dataclass
 class WebhookReceiver:
-    """A loopback webhook that counts alert deliveries by id; `failing` makes it answer 503."""
+    """A loopback webhook that counts alert deliveries by id; `failing` makes it answer 503.
 
+    With `delay_s` it holds each request that long before answering (a slow receiver), so a sender
+    can be killed mid-request; such a request is counted in `interrupted`, not as a delivery, because
+    the sender never learnt it was accepted and must send it again.
+    """
+
+    delay_s: float = 0.0
     deliveries: Counter[str] = field(default_factory=Counter)
     bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
     failing: bool = False
     refused: int = 0
+    interrupted: int = 0
+    in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
@@ -310,6 +320,20 @@ class WebhookReceiver:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length).decode("utf-8"))
                 with receiver.lock:
+                    receiver.in_flight += 1
+                try:
+                    if receiver.delay_s:
+                        time.sleep(receiver.delay_s)
+                    self._answer(body)
+                finally:
+                    with receiver.lock:
+                        receiver.in_flight -= 1
+
+            def _answer(self, body: dict[str, Any]) -> None:
+                with receiver.lock:
+                    if self._sender_gone():
+                        receiver.interrupted += 1
+                        return
                     if receiver.failing:
                         receiver.refused += 1
                         status = 503
@@ -320,6 +344,16 @@ class WebhookReceiver:
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            def _sender_gone(self) -> bool:
+                """Return whether the sender closed the connection (it was killed mid-request)."""
+                readable, _, _ = select.select([self.connection], [], [], 0)
+                if not readable:
+                    return False
+                try:
+                    return bool(self.connection.recv(1, socket.MSG_PEEK) == b"")
+                except OSError:
+                    return True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
