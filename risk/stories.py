@@ -2,8 +2,12 @@
 
 A story resonates when, in the latest WINDOW_HOURS, it has at least MIN_POSTS citizens' messages from
 at least MIN_AUTHORS distinct authors in at least MIN_THREADS separate threads (many people, not one busy
-discussion), at least GROWTH times as many as in the window before (plus one), and it is young: its first
-message at most MAX_AGE_HOURS old. Severity 1–10 = 2 + 1.5·log2(messages / MIN_POSTS) (+1 per doubling),
+discussion), spreading beyond one network (at least OUTSIDE_MIN messages and OUTSIDE_SHARE of them
+outside its largest network) or with a reach of REACH_INSTEAD_OF_SOURCES,
+at least GROWTH times as many as in the window before (plus one), and it is young: its first message at
+most MAX_AGE_HOURS old. On the demo stream the network condition removes the stories made of one stock
+reply repeated under many VK posts ("звонил в УК, обещали разобраться").
+Severity 1–10 = 2 + 1.5·log2(messages / MIN_POSTS) (+1 per doubling),
 plus one point per decade of reach above 10,000 (at most 2) and up to 2 for a negative story.
 """
 
@@ -23,6 +27,11 @@ WINDOW_HOURS = 3.0
 MIN_POSTS = 10
 MIN_AUTHORS = 5
 MIN_THREADS = 3
+#: Messages (and their share) a resonating story has outside its largest network, unless its reach
+#: alone is REACH_INSTEAD_OF_SOURCES.
+OUTSIDE_MIN = 2
+OUTSIDE_SHARE = 0.2
+REACH_INSTEAD_OF_SOURCES = 10_000
 #: How many times the previous window (plus one) the latest must hold.
 GROWTH = 3.0
 #: A story older than this is not emerging any more, in hours.
@@ -100,8 +109,14 @@ def assess_story(
     negative = sum(1 for p in latest if p.tone == Tone.negative) / len(latest) if latest else 0.0
     first_at = citizens[0].published_at if citizens else None
     young = first_at is not None and moment - first_at <= timedelta(hours=max_age_hours)
+    networks = Counter(p.source for p in latest)
+    outside = len(latest) - max(networks.values(), default=0)
+    spreads = (outside >= OUTSIDE_MIN and outside >= OUTSIDE_SHARE * len(latest)) or (
+        reach >= REACH_INSTEAD_OF_SOURCES
+    )
     is_resonance = (
         young
+        and spreads
         and len(latest) >= min_posts
         and authors >= min_authors
         and threads >= min_threads

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crawlers.registry import get_mapper
-from index.models import Alert, Incident, IncidentStatus, Post, Priority
-from index.store import IncidentQuery, PostQuery, VersionConflict
+from index.models import Alert, AlertKind, Incident, IncidentStatus, Post, Priority
+from index.store import AlertQuery, IncidentQuery, PostQuery, VersionConflict
 from risk import alerts as alert_texts
 from risk.conflicts import assess_thread
 from risk.deadlines import calendar_for
@@ -89,7 +89,7 @@ def detect(rt: Runtime, posts: Sequence[Post], now: datetime) -> list[Alert]:
     spiking = detect_spikes(rt, posts, now, marks)
     new_alerts = [a for a in spiking if rt.store.add_alert(a)]
     new_alerts += [a for a in detect_conflicts(rt, posts, now) if rt.store.add_alert(a)]
-    new_alerts += [a for a in detect_stories(rt, posts, now) if rt.store.add_alert(a)]
+    new_alerts += [a for a in detect_stories(rt, posts, now, marks) if rt.store.add_alert(a)]
     new_alerts += [a for a in update_incidents(rt, posts, now, marks) if rt.store.add_alert(a)]
     return new_alerts
 
@@ -132,14 +132,22 @@ def detect_conflicts(rt: Runtime, posts: Sequence[Post], now: datetime) -> list[
 STORY_READ_LIMIT = 2000
 
 
-def detect_stories(rt: Runtime, posts: Sequence[Post], now: datetime) -> list[Alert]:
-    """Re-assess every story the batch's citizens' posts belong to; return резонанс alerts."""
+def detect_stories(
+    rt: Runtime, posts: Sequence[Post], now: datetime, marks: Sequence[EpisodeMark] = ()
+) -> list[Alert]:
+    """Re-assess every story the batch's citizens' posts belong to; return резонанс alerts.
+
+    A story most of whose latest messages fall in an alerted spike of their sector is that spike's
+    (its alert already tells the head), and a story of the same sector and place as one alerted in the
+    last STORY_FOLD_HOURS is the same event told in other words: neither makes another alert.
+    """
     latest: dict[str, datetime] = {}
     for post in posts:
         if post.story_id and not post.is_official:
             latest[post.story_id] = max(latest.get(post.story_id, post.published_at), post.published_at)
     alerts: list[Alert] = []
     reach_back = timedelta(hours=STORY_MAX_AGE_HOURS + 2 * STORY_WINDOW_HOURS)
+    told: list[Alert] | None = None
     for story_id, moment in sorted(latest.items()):
         page = rt.store.query_posts(
             PostQuery(
@@ -147,9 +155,35 @@ def detect_stories(rt: Runtime, posts: Sequence[Post], now: datetime) -> list[Al
             )
         )
         assessment = assess_story(story_id, page.items, moment)
-        if assessment.is_resonance:
-            alerts.append(alert_texts.story_alert(assessment, now=now, tz=rt.profile.timezone))
+        if not assessment.is_resonance:
+            continue
+        window = [
+            p
+            for p in page.items
+            if not p.is_official and p.published_at > moment - timedelta(hours=STORY_WINDOW_HOURS)
+        ]
+        if sum(1 for p in window if in_spike(p, marks)) * 2 >= len(window):
+            continue
+        if told is None:
+            told = rt.store.query_alerts(
+                AlertQuery(kind=[AlertKind.story], since=now - timedelta(days=2), limit=500)
+            ).items
+        fold = timedelta(hours=STORY_FOLD_HOURS)
+        if any(
+            (a.sector, a.territory) == (assessment.sector, assessment.territory)
+            and a.event_at is not None
+            and assessment.last_at is not None
+            and abs(a.event_at - assessment.last_at) <= fold
+            and a.details.get("story_id") != story_id
+            for a in [*told, *alerts]
+        ):
+            continue
+        alerts.append(alert_texts.story_alert(assessment, now=now, tz=rt.profile.timezone))
     return alerts
+
+
+#: A resonating story this close (hours) to an alerted one of the same sector and place is the same event.
+STORY_FOLD_HOURS = 6
 
 
 # Incidents ----------------------------------------------------------------------------------------

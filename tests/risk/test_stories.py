@@ -66,6 +66,13 @@ def test_what_does_not_resonate() -> None:
     assert not assess_story("s1", old, NOW).is_resonance
     # Too small.
     assert not assess_story("s1", posts[:8], NOW).is_resonance
+    # One network and little reach: a stock reply repeated under many posts, not a story spreading.
+    local = [p.model_copy(update={"metrics": Metrics(views=100)}) for p in posts]
+    assert not assess_story("s1", local, NOW).is_resonance
+    one_elsewhere = [p.model_copy(update={"source": "tg"}) if i == 5 else p for i, p in enumerate(local)]
+    assert not assess_story("s1", one_elsewhere, NOW).is_resonance
+    spread = [p.model_copy(update={"source": "tg"}) if i % 2 else p for i, p in enumerate(local)]
+    assert assess_story("s1", spread, NOW).is_resonance
     # The pages' own posts and posts after NOW do not count.
     official = [p.model_copy(update={"is_official": True}) for p in posts]
     assert assess_story("s1", official, NOW).window_posts == 0
