@@ -199,8 +199,9 @@ def spike_alert(
     examples = list(explanation.get("examples") or [])[:3]
     for example in examples:
         text = str(example.get("text", "") if isinstance(example, Mapping) else example)
+        url = example.get("url") if isinstance(example, Mapping) else None
         if text:
-            lines.append(f"— {' '.join(text.split())[:200]}")
+            lines.append(f"— {' '.join(text.split())[:200]}" + (f" ({url})" if url else ""))
     details: dict[str, Any] = {
         "observed": assessment.observed,
         "expected": round(assessment.expected, 3),

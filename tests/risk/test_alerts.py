@@ -70,7 +70,10 @@ def test_spike_alert_title_text_and_id() -> None:
         "topics": [["Отсутствие горячей воды", 30], ["Отопление", 9]],
         "places": [["Ленина", 12]],
         "sources": [["vk", 40], ["tg", 6]],
-        "examples": [{"id": "vk:1", "text": "Третий день нет горячей воды на Ленина!"}],
+        "examples": [
+            {"id": "vk:1", "text": "Третий день нет горячей воды на Ленина!"},
+            {"id": "vk:2", "text": "И у нас   тоже", "url": "https://vk.com/wall-1_2"},
+        ],
         "negative_share": 0.8,
         "reach": 12_345,
     }
@@ -91,6 +94,7 @@ def test_spike_alert_title_text_and_id() -> None:
         "Источники: vk (40), tg (6).",
         "Негатив 80%, охват 12 тыс.",
         "— Третий день нет горячей воды на Ленина!",
+        "— И у нас тоже (https://vk.com/wall-1_2)",
     ]
     assert alert.details["observed"] == 46 and alert.details["episode_start"] == start.isoformat()
     # The same episode an hour later is the same alert.
