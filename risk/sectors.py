@@ -113,6 +113,7 @@ def _cur_topics() -> dict[str, str]:
 TOPIC_GROUPS: dict[str, str] = _cur_topics()
 #: The 26 ЦУР topic groups (sectors).
 SECTORS: tuple[str, ...] = tuple(dict.fromkeys(TOPIC_GROUPS.values()))
+_SECTOR_ORDER: dict[str, int] = {g: i for i, g in enumerate(SECTORS)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +241,9 @@ class LexiconSectorModel:
             return SectorResult(sector=None, topic=None, confidence=0.0)
         topic_scores: dict[str, float] = defaultdict(float)
         group_kw: dict[str, float] = defaultdict(float)
+        first: dict[str, int] = {}
         for kw, pos in matched:
+            first[kw.group] = min(pos, first.get(kw.group, pos))
             weight = kw.weight * (LEAD_BONUS if pos < LEAD_TOKENS else 1.0)
             if kw.topic is None:
                 group_kw[kw.group] += weight
@@ -250,13 +253,15 @@ class LexiconSectorModel:
         for topic, score in topic_scores.items():
             by_group[TOPIC_GROUPS[topic]].append(score)
         scores: dict[str, float] = {}
-        for group in set(group_kw) | set(by_group):
+        for group in sorted(set(group_kw) | set(by_group), key=_SECTOR_ORDER.__getitem__):
             tops = by_group.get(group, [])
             best_topic = max(tops, default=0.0)
             scores[group] = (
                 group_kw.get(group, 0.0) + best_topic + SECONDARY_TOPIC_SHARE * (sum(tops) - best_topic)
             )
-        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        # Ties go to the group named first in the text, then to the one listed first in the rubricator:
+        # the same answer in every process (set order is not).
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], first[kv[0]], _SECTOR_ORDER[kv[0]]))
         best_group, best = ranked[0]
         keys = tuple(" ".join(kw.lemmas) for kw, _ in matched)
         if best < MIN_SCORE:
