@@ -5,8 +5,9 @@ replies to them are; comments without an author id count as one unknown author).
 are not a conflict: complaint threads are negative by nature. A conflict needs real conflict signals,
 counted over distinct authors so that one angry person does not make one:
 
-- hostility: authors of comments with insults, obscenity or threats of violence, or aggression ≥
-  AGGRESSIVE_AT (part of the score = hostile authors / max(3, 15% of the authors), at most 1);
+- hostility: authors of comments with insults or threats of violence, or aggression ≥ AGGRESSIVE_AT
+  (obscene words count through the aggression they add; part of the score = hostile authors /
+  max(3, 15% of the authors), at most 1);
 - escalation: authors threatening to go to the prosecutor, court, president or a rally, or calling for
   collective action (same saturation);
 - arguing with the official answer: replies to a comment the page itself wrote (not the root post) that
@@ -17,12 +18,14 @@ counted over distinct authors so that one angry person does not make one:
 
 score = 0.30·hostility + 0.25·escalation + 0.25·arguing + 0.10·negativity + 0.10·rising (0..1). A thread is
 a conflict when it has at least `min_comments` citizen comments from `min_authors` authors, at least
-MIN_SIGNALS of the three independent signals (2+ hostile authors, 2+ escalating authors, 2+ arguing
-replies) and a score of CONFLICT_SCORE (0.5) under an official page's post, OFF_PAGE_CONFLICT_SCORE (0.6)
-elsewhere. On the demo stream (3 injected conflicts among ~700 threads with 8+ comments, every prefix of
-every thread judged as comments arrive) this flags the 3 conflicts and no other thread; the old
-negativity-led score flagged 238 threads. Severity 1–10 = 1 + 9 × score, plus one point at twice the
-minimum number of comments and two at four times.
+MIN_SIGNALS of the three independent signals (hostile authors, escalating authors, arguing replies: 3+
+each under an official page's post, 5+ elsewhere) and a score of CONFLICT_SCORE (0.5) under an official
+page's post, OFF_PAGE_CONFLICT_SCORE (0.6) elsewhere. A thread where half the comments or more are
+complaints is a pile-on (incidents take it): a conflict only when people argue with the page's answer.
+On the demo stream (3 injected conflicts among ~700 threads with 8+ comments, every prefix of every thread
+judged as comments arrive) this flags the 3 conflicts and no other thread; the old negativity-led score
+flagged 238. Severity 1–10 = 1 + 9 × score, plus one point at twice the minimum number of comments and
+two at four times.
 """
 
 from __future__ import annotations
@@ -43,14 +46,21 @@ CONFLICT_SCORE = 0.5
 OFF_PAGE_CONFLICT_SCORE = 0.6
 #: How many of the independent signals (hostility, escalation, arguing) a conflict needs.
 MIN_SIGNALS = 2
-#: Distinct authors (or arguing replies) from which a signal counts.
-SIGNAL_MIN = 2
+#: Distinct authors (or arguing replies) from which a signal counts: under an official page's post, and
+#: elsewhere (where a conflict needs many people, as nobody from the page is there to argue with).
+SIGNAL_MIN = 3
+OFF_PAGE_SIGNAL_MIN = 5
+#: A thread where at least this share of the comments are complaints is a pile-on of complaints (the
+#: incidents take them); it is a conflict only when people also argue with the page's answer.
+PILE_ON_COMPLAINT_SHARE = 0.5
 #: The hostile share of the latest third must exceed the first third's by this much to be rising.
 RISING_DELTA = 0.15
 #: Comments a trend needs.
 MIN_TREND_COMMENTS = 6
-#: Markers of hostility: insults, obscenity, threats of violence.
-HOSTILE_MARKERS = frozenset({"insult", "obscenity", "violence"})
+#: Markers of hostility by themselves: insults and threats of violence. Obscenity counts only with an
+#: aggression of AGGRESSIVE_AT: its stems also hit ordinary words ("хулиганы", "ничего себе"), which
+#: made complaint threads about hooligans look like conflicts.
+HOSTILE_MARKERS = frozenset({"insult", "violence"})
 #: Markers that mean escalation beyond words.
 ESCALATION_MARKERS = frozenset({"threat_escalation", "collective_action"})
 #: Hostile or escalating authors (and arguing replies) at which their part of the score saturates.
@@ -90,6 +100,7 @@ class ConflictAssessment:
     hostile_authors: int = 0
     escalating_authors: int = 0
     official_page: bool = False  # the thread is under an official page's post
+    complaint_share: float = 0.0  # share of comments that are complaints (a pile-on from PILE_ON_...)
     signals: list[str] = field(default_factory=list)  # hostility | escalation | arguing, those present
     parts: dict[str, float] = field(default_factory=dict)  # the score's parts, 0..1 each
 
@@ -188,6 +199,8 @@ def assess_thread(
         "rising": 1.0 if rising else 0.0,
     }
     score = round(min(1.0, sum(WEIGHTS[k] * v for k, v in parts.items())), 4)
+    official_page = bool(root is not None and (root.page_id or root.is_official))
+    signal_min = SIGNAL_MIN if official_page else OFF_PAGE_SIGNAL_MIN
     signals = [
         name
         for name, value in (
@@ -195,11 +208,12 @@ def assess_thread(
             ("escalation", escalating_authors),
             ("arguing", len(arguing)),
         )
-        if value >= SIGNAL_MIN
+        if value >= signal_min
     ]
-    official_page = bool(root is not None and (root.page_id or root.is_official))
     threshold = CONFLICT_SCORE if official_page else OFF_PAGE_CONFLICT_SCORE
-    enough = n >= min_comments and authors >= min_authors
+    complaint_share = sum(1 for c in citizens if c.kind == Kind.complaint) / n if n else 0.0
+    pile_on = complaint_share >= PILE_ON_COMPLAINT_SHARE and "arguing" not in signals
+    enough = n >= min_comments and authors >= min_authors and not pile_on
     bonus = 2 if n >= 4 * min_comments else 1 if n >= 2 * min_comments else 0
     severity = int(min(10, max(1, round(1 + 9 * score) + bonus)))
 
@@ -230,4 +244,5 @@ def assess_thread(
         official_page=official_page,
         signals=signals,
         parts={k: round(v, 4) for k, v in parts.items()},
+        complaint_share=round(complaint_share, 4),
     )
