@@ -25,6 +25,7 @@ from worker.delivery import (
     undelivered,
 )
 from worker.notify import DeliveryError, Notifier, redis_lock
+from worker.notify.delivery import RedisSentMarks
 from worker.notify.webhook import send_webhook
 from worker.pipeline import detect, escalate_overdue, ingest_items, load_posts
 from worker.retrying import retry_policy
@@ -77,7 +78,14 @@ def _notifier() -> Notifier:
     Deliveries run on wall time (back-off, quiet hours), whatever clock the detection uses.
     """
     rt = get_runtime()
-    return Notifier(rt.store, rt.settings, rt.profile, lock=redis_lock(_redis(), FLUSH_LOCK_MS))
+    client = _redis()
+    return Notifier(
+        rt.store,
+        rt.settings,
+        rt.profile,
+        lock=redis_lock(client, FLUSH_LOCK_MS),
+        sent_marks=RedisSentMarks(client),
+    )
 
 
 @dramatiq.actor(queue_name="infopole-dead", max_retries=0, time_limit=10_000)

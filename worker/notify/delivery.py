@@ -9,8 +9,9 @@ Flushing one address sends its pending deliveries in creation order (`seq`). A f
 to the delivery's log and the address stops there until the back-off passes (base × 2^(attempts − 1),
 at most `retry_max_s`, longer when the channel asks), so later alerts never overtake an earlier one; a
 permanent refusal (unknown chat, bad address) fails that delivery at once and the rest go on. A delivery
-is marked sent right after the channel accepted it; webhooks also carry the delivery id so a receiver
-can drop the rare repeat after a crash between the two. Held deliveries whose time has come go out
+is marked sent right after the channel accepted it — first in Redis (`SentMarks`, a fast write no other
+writer holds up), then in the log — and webhooks also carry the delivery id so a receiver can drop the
+rare repeat after a crash between "accepted" and the Redis mark. Held deliveries whose time has come go out
 together as one digest. An alert acknowledged before its message left is skipped. One process flushes
 one address at a time (`lock`: a Redis mutex in the workers, a thread lock by default).
 """
@@ -27,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from urllib.parse import quote
 
 from redis import Redis
@@ -167,6 +168,37 @@ def redis_lock(client: Redis, ttl_ms: int) -> Lock:
     return lock
 
 
+class SentMarks(Protocol):
+    """A fast record of what a channel accepted, written before the (slower) delivery log is."""
+
+    def was_sent(self, key: str) -> bool:
+        """Return whether the delivery or digest `key` was accepted by its channel already."""
+        ...
+
+    def mark_sent(self, key: str) -> None:
+        """Record that the channel accepted the delivery or digest `key`."""
+        ...
+
+
+#: How long a channel's acceptance is remembered in Redis (s).
+SENT_MARK_TTL_S = 30 * 24 * 3600
+
+
+@dataclass
+class RedisSentMarks:
+    """Sent marks in Redis: a crash between "accepted" and the delivery log's write repeats nothing."""
+
+    client: Redis
+
+    def was_sent(self, key: str) -> bool:
+        """Return whether `key` was marked sent."""
+        return bool(self.client.exists(f"infopole:notify:sent:{key}"))
+
+    def mark_sent(self, key: str) -> None:
+        """Mark `key` sent."""
+        self.client.set(f"infopole:notify:sent:{key}", "1", ex=SENT_MARK_TTL_S)
+
+
 def delivery_id(alert_id: str, subscription_id: str, channel: NotifyChannel) -> str:
     """Return the deterministic id of one alert to one address of one subscription."""
     return stable_id("delivery", alert_id, subscription_id, channel.destination, length=20)
@@ -184,6 +216,7 @@ class Notifier:
         clock: Callable[[], datetime] = utcnow,
         lock: Lock = thread_lock,
         senders: Senders | None = None,
+        sent_marks: SentMarks | None = None,
     ) -> None:
         """Use `store` (it must implement AlertingStore) and the channels configured in `settings`."""
         if not isinstance(store, AlertingStore):
@@ -193,6 +226,7 @@ class Notifier:
         self.profile = profile
         self.clock = clock
         self.lock = lock
+        self.sent_marks = sent_marks
         self.senders = senders or self._default_senders()
 
     # Channels
@@ -478,12 +512,19 @@ class Notifier:
 
     def _send_one(self, delivery: Delivery, alert: Alert, now: datetime, report: FlushReport) -> bool:
         """Send one delivery; return whether the address may go on to the next one."""
+        if self.sent_marks is not None and self.sent_marks.was_sent(delivery.id):
+            # Accepted before a crash that came ahead of the log's write: record it, do not repeat it.
+            self._finish(delivery, DeliveryStatus.sent, now, attempted=True)
+            report.sent.append(delivery.id)
+            return True
         message = render_alert(alert, self.ack_url(alert.id, delivery.subscription_id))
         body = json.dumps(self._alert_json(alert, delivery), ensure_ascii=False).encode("utf-8")
         try:
             self._dispatch(self._channel(delivery), message, body, delivery.id)
         except DeliveryError as error:
             return self._failed_attempt([delivery], error, now, report)
+        if self.sent_marks is not None:
+            self.sent_marks.mark_sent(delivery.id)
         self._finish(delivery, DeliveryStatus.sent, now, attempted=True)
         report.sent.append(delivery.id)
         log.info("alert %s sent to %s", alert.id, delivery.destination)
@@ -510,11 +551,15 @@ class Notifier:
             {"kind": "digest", "digest_id": digest, "alerts": [self._alert_json(a, d) for d, a in held]},
             ensure_ascii=False,
         ).encode("utf-8")
-        try:
-            self._dispatch(self._channel(deliveries[0]), message, body, digest)
-        except DeliveryError as error:
-            self._failed_attempt(deliveries, error, now, report)
-            return
+        already = self.sent_marks is not None and self.sent_marks.was_sent(digest)
+        if not already:
+            try:
+                self._dispatch(self._channel(deliveries[0]), message, body, digest)
+            except DeliveryError as error:
+                self._failed_attempt(deliveries, error, now, report)
+                return
+            if self.sent_marks is not None:
+                self.sent_marks.mark_sent(digest)
         for delivery in deliveries:
             self._finish(delivery, DeliveryStatus.digested, now, digest_id=digest, attempted=True)
             report.sent.append(delivery.id)
