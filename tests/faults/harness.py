@@ -170,15 +170,32 @@ def launch(
                 os.environ[key] = value
 
 
+def _group_alive(pgid: int) -> bool:
+    """Return whether any process of the group is still there."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
-    """Send `sig` to a child's whole process group and wait for the child to exit."""
-    if proc.poll() is None:
+    """Send `sig` to a child's whole process group and wait until every process of it is gone."""
+    if _group_alive(proc.pid):
         os.killpg(proc.pid, sig)
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+    # The group's other members (dramatiq's worker processes) may die a little later than its leader.
+    deadline = time.monotonic() + 30
+    while _group_alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if _group_alive(proc.pid):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 @dataclass
@@ -289,9 +306,10 @@ def queued_messages(url: str, queue: str) -> list[Message[Any]]:
 class WebhookReceiver:
     """A loopback webhook that counts alert deliveries by id; `failing` makes it answer 503.
 
-    With `delay_s` it holds each request that long before answering (a slow receiver), so a sender
-    can be killed mid-request; such a request is counted in `interrupted`, not as a delivery, because
-    the sender never learnt it was accepted and must send it again.
+    With `delay_s` it holds each request that long before answering (a slow receiver); with `gate`
+    cleared it holds them until the gate is set again, so a test can kill the sender mid-request and
+    let the receiver answer only once the sender is surely gone. Such a request is counted in
+    `interrupted`, not as a delivery: the sender never learnt it was accepted and must send it again.
     """
 
     delay_s: float = 0.0
@@ -301,6 +319,8 @@ class WebhookReceiver:
     refused: int = 0
     interrupted: int = 0
     in_flight: int = 0
+    gate: threading.Event = field(default_factory=threading.Event)
+    events: list[tuple[float, str, str]] = field(default_factory=list)  # (monotonic s, event, alert id)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
@@ -314,6 +334,7 @@ class WebhookReceiver:
     def start(self) -> WebhookReceiver:
         """Start serving on 127.0.0.1 (a random port)."""
         receiver = self
+        self.gate.set()
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
@@ -321,9 +342,11 @@ class WebhookReceiver:
                 body = json.loads(self.rfile.read(length).decode("utf-8"))
                 with receiver.lock:
                     receiver.in_flight += 1
+                    receiver.events.append((time.monotonic(), "received", str(body.get("id"))))
                 try:
                     if receiver.delay_s:
                         time.sleep(receiver.delay_s)
+                    receiver.gate.wait(timeout=60)
                     self._answer(body)
                 finally:
                     with receiver.lock:
@@ -333,12 +356,14 @@ class WebhookReceiver:
                 with receiver.lock:
                     if self._sender_gone():
                         receiver.interrupted += 1
+                        receiver.events.append((time.monotonic(), "interrupted", str(body.get("id"))))
                         return
                     if receiver.failing:
                         receiver.refused += 1
                         status = 503
                     else:
                         receiver.deliveries[body["id"]] += 1
+                        receiver.events.append((time.monotonic(), "delivered", str(body["id"])))
                         receiver.bodies[body["id"]] = body
                         status = 200
                 self.send_response(status)

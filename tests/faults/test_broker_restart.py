@@ -38,7 +38,7 @@ BATCH = 50
 def test_broker_killed_during_ingest_loses_and_doubles_nothing(
     tmp_path: Path, redis_server: RedisServer, webhook: WebhookReceiver
 ) -> None:
-    items = generate(seed=7)[0][: scale(2500, 10000)]
+    items = generate(seed=7)[0][: scale(1500, 10000)]
     kills = scale(2, 5)
     env = child_env(
         tmp_path,
