@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -249,8 +250,12 @@ class SqliteStore:
                 raise StoreUnavailable(
                     f"база данных {self.path} занята дольше {self.busy_timeout_s:g} с; повторите позже"
                 ) from exc
+            if "full" in message:  # SQLITE_FULL: the transaction was rolled back, the file is intact
+                raise StoreUnavailable(_disk_full_message(self.path)) from exc
             raise StoreUnavailable(f"база данных {self.path} недоступна: {message}") from exc
         except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise StoreUnavailable(_disk_full_message(self.path)) from exc
             raise StoreUnavailable(f"база данных {self.path} недоступна: {exc}") from exc
 
     @contextmanager
@@ -858,6 +863,14 @@ def _delete_post_rows(conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -
         [(n, *key) for key, n in deltas.items()],
     )
     conn.execute("DELETE FROM rollups WHERE count <= 0")
+
+
+def _disk_full_message(path: Path) -> str:
+    """Return the Russian error for a write refused because the disk of `path` is full."""
+    return (
+        f"на диске с базой данных {path} нет места: запись не выполнена (база не повреждена); "
+        "освободите место — запись продолжится сама"
+    )
 
 
 def _check_paging(limit: int, offset: int) -> None:

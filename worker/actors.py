@@ -24,6 +24,7 @@ from worker.delivery import (
     release_sending,
     undelivered,
 )
+from worker.disk import check_disk
 from worker.notify import DeliveryError, Notifier, redis_lock
 from worker.notify.delivery import RedisSentMarks
 from worker.notify.webhook import send_webhook
@@ -109,8 +110,13 @@ def dead_letter(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
     on_retry_exhausted="dead_letter",
 )
 def ingest(source: str, items: list[dict[str, Any]]) -> None:
-    """Map, understand and store a batch of raw items, then queue detection for it."""
-    result = ingest_items(get_runtime(), source, items)
+    """Map, understand and store a batch of raw items, then queue detection for it.
+
+    Waits (DiskFull, retried) while the data directory's disk is almost full.
+    """
+    rt = get_runtime()
+    check_disk(rt, queue_notify)
+    result = ingest_items(rt, source, items)
     if result.post_ids:
         detect_batch.send(result.post_ids)
 

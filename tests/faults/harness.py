@@ -206,11 +206,12 @@ class WorkerGroup:
     env: dict[str, str]
     processes: int = 1
     groups: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    log_dir: Path | None = None  # where workers.log goes (default: the data directory)
 
     @property
     def log_file(self) -> Path:
         """Return the file the workers' output goes to."""
-        return self.data_dir / "workers.log"
+        return (self.log_dir or self.data_dir) / "workers.log"
 
     def start(self) -> subprocess.Popen[bytes]:
         """Start one more worker process group."""

@@ -15,6 +15,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from crawlers.demo.generator import generate
 from crawlers.demo.mapping import map_demo_item
 from index.sqlite import SqliteStore
@@ -30,6 +32,8 @@ from tests.faults.harness import (
     launch,
     wait_until,
 )
+
+pytestmark = pytest.mark.timeout(scale(600, 3600))
 
 #: Items per ingest message (what a collector chunk looks like).
 BATCH = 50

@@ -14,10 +14,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import redis
 
 from tests.faults.conftest import scale
 from tests.faults.harness import RedisServer, child_env, kill_group, launch, queued_messages, wait_until
+
+pytestmark = pytest.mark.timeout(scale(600, 3600))
 
 #: Escalation period of the scenario (s): many slots in a short run.
 PERIOD_S = 1

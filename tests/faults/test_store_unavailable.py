@@ -38,6 +38,8 @@ from tests.factories import make_alert, make_post
 from tests.faults.conftest import scale
 from tests.faults.harness import Producer, RedisServer, WorkerGroup, child_env, wait_until
 
+pytestmark = pytest.mark.timeout(scale(600, 3600))
+
 #: worker.actors.DEAD_LETTER_FILE (importing worker.actors here would bind dramatiq's global broker).
 DEAD_LETTER_FILE = "dead-letters.jsonl"
 #: The API key of these tests (development settings).
