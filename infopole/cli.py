@@ -26,7 +26,7 @@ def run(
     speed: Annotated[
         float, typer.Option("--speed", help="Сжатие времени демо-потока: секунд потока в секунду.")
     ] = 4000.0,
-    workers: Annotated[int, typer.Option("--workers", help="Число процессов-обработчиков.")] = 1,
+    workers: Annotated[int, typer.Option("--workers", help="Число процессов-обработчиков.")] = 2,
 ) -> None:
     """Запустить встроенный стек: хранилище, брокер, обработчики, планировщик, API и веб-интерфейс."""
     from infopole.embedded import run_embedded

