@@ -20,6 +20,7 @@ from risk.spikes import (
     detect_series,
     episode_start,
     expected_count,
+    level_shift_hits,
     nb_tail,
     severity,
 )
@@ -234,7 +235,41 @@ def test_detect_series_finds_an_injected_burst_and_stays_quiet_on_noise() -> Non
         "window_expected",
         "p_value",
         "episode_start",
+        "detector",
     }
+    assert first["detector"] == "burst"
+
+
+def test_level_shift_hits_accumulates_a_sustained_excess_but_not_one_burst() -> None:
+    rng = np.random.default_rng(8)
+    noise = rng.normal(0.0, 1.0, 2000)
+    assert len(level_shift_hits(noise)) == 0  # k = 0.5 sd a block drains pure noise
+    burst = noise.copy()
+    burst[1000:1003] = 40.0  # a short burst: each block adds at most the clip (2)
+    assert len(level_shift_hits(burst)) == 0
+    shifted = noise.copy()
+    shifted[1000:1030] += 1.5  # a sustained excess of 1.5 sd: about 1 a block after k
+    hits = level_shift_hits(shifted)
+    assert len(hits) >= 1
+    assert 1005 <= hits[0] <= 1025
+
+
+def test_detect_series_catches_a_sustained_rise_the_window_test_misses() -> None:
+    rng = np.random.default_rng(10)
+    n = 288 * 21
+    phase = np.arange(n) % 288
+    rate = 60 * (1 + 0.6 * np.sin(2 * np.pi * phase / 288))
+    values = rng.poisson(rate).astype(float)
+    quiet = detect_series(five_minute_frame(values))
+    assert not [a for a in quiet if a["detector"] == "level_shift"]
+    start = 288 * 17 + 120  # day 17, 10:00: twelve hours at 1.3× the usual volume, no single burst
+    values[start : start + 144] = rng.poisson(1.3 * rate[start : start + 144])
+    alarms = detect_series(five_minute_frame(values))
+    rise = pd.Timestamp("2015-03-01") + pd.Timedelta(minutes=5 * start)
+    inside = [a for a in alarms if rise <= pd.Timestamp(a["timestamp"]) <= rise + pd.Timedelta(hours=12)]
+    assert inside, "the 12-hour rise of 30 % was not detected"
+    assert {a["detector"] for a in inside} == {"level_shift"}  # the 3-hour window test alone misses it
+    assert len(alarms) == len(quiet) + len(inside)
 
 
 def test_detect_series_daily_step() -> None:
@@ -278,6 +313,16 @@ def _nab(name: str) -> tuple[pd.DataFrame, list[tuple[pd.Timestamp, pd.Timestamp
         pytest.skip(f"NAB data missing: {path}")
     labels = json.loads((NAB / "windows.json").read_text(encoding="utf-8"))
     return pd.read_csv(path), [(pd.Timestamp(a), pd.Timestamp(b)) for a, b in labels[name]]
+
+
+def test_detect_series_finds_the_slow_amzn_rise() -> None:
+    # AMZN, 1-2 April 2015: ~1.5x the usual volume for ten hours, no single burst (the window test alone
+    # missed it); the level-shift CUSUM must find it inside the labelled window.
+    df, windows = _nab("Twitter_volume_AMZN.csv")
+    start, end = windows[2]
+    alarms = [a for a in detect_series(df) if start <= pd.Timestamp(a["timestamp"]) <= end]
+    assert alarms
+    assert alarms[0]["detector"] == "level_shift"
 
 
 def test_detect_series_on_real_twitter_volume() -> None:
