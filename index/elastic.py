@@ -681,6 +681,8 @@ class ElasticStore:
                     }
                 }
             )
+        if query.escalation_below is not None:
+            filters.append({"range": {"escalation_level": {"lt": query.escalation_below}}})
         sort = [{"created_at": {"order": "desc"}}, {"id": {"order": "desc"}}]
         hits, total = self._page("incidents", {"bool": {"filter": filters}}, sort, query.limit, query.offset)
         return Page(items=[incident_from_doc(hit["_source"]) for hit in hits], total=total)

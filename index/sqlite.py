@@ -607,6 +607,9 @@ class SqliteStore:
                 f"OR (status IN ({_sql_list(_FINAL_DUE)}) AND final_answer_due < ?))"
             )
             params.extend([moment, moment])
+        if query.escalation_below is not None:
+            clauses.append("json_extract(data, '$.escalation_level') < ?")
+            params.append(query.escalation_below)
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         with self._read() as conn:
             total = int(conn.execute(f"SELECT count(*) FROM incidents{where}", params).fetchone()[0])

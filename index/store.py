@@ -88,6 +88,7 @@ class IncidentQuery:
     since: datetime | None = None  # created_at >= since
     until: datetime | None = None  # created_at < until
     overdue_at: datetime | None = None  # only incidents whose open deadline passed before this moment
+    escalation_below: int | None = None  # only incidents whose escalation level is below this
     limit: int = 50
     offset: int = 0
 

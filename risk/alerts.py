@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -420,6 +420,255 @@ def overdue_alert(
         },
         **_created(now),
     )
+
+
+# Overdue digests --------------------------------------------------------------------------------
+
+#: Who an overdue digest is for (details["audience"]): the responsible recipient (and its head at
+#: step 2) or the head of the centre (steps 3 and 4).
+AUDIENCE_RECIPIENT = "recipient"
+AUDIENCE_HEAD = "head"
+#: Escalation levels the responsible recipient is told of (warning, deadline passed).
+RECIPIENT_LEVELS = frozenset({1, 2})
+#: Escalation levels the head of the centre is told of in the digest (head of the МЦУ, ЦУР).
+HEAD_LEVELS = frozenset({3, 4})
+#: Incidents a digest names one by one; the rest are counted (a message keeps 8 text lines).
+DIGEST_LINES = 7
+#: A digest's severity stays below the usual urgent threshold, so quiet hours still hold it.
+DIGEST_MAX_SEVERITY = 8
+
+#: One escalation step: incident id, stage, deadline (ISO, UTC), level.
+StepKey = tuple[str, str, str, int]
+
+
+def step_key(incident_id: str, escalation: Escalation) -> StepKey:
+    """Return the key of one escalation step of an incident."""
+    return incident_id, escalation.stage, as_utc(escalation.deadline).isoformat(), escalation.level
+
+
+def told_steps(alert: Alert) -> list[StepKey]:
+    """Return the escalation steps an overdue alert tells of (one for a single alert, all of a digest)."""
+    if alert.kind != AlertKind.overdue:
+        return []
+    listed = alert.details.get("steps")
+    if isinstance(listed, list):
+        out: list[StepKey] = []
+        for row in listed:
+            if isinstance(row, list | tuple) and len(row) == 4:
+                out.append((str(row[0]), str(row[1]), str(row[2]), int(row[3])))
+        return out
+    level, stage, deadline = (alert.details.get(k) for k in ("level", "stage", "deadline"))
+    if alert.incident_id and isinstance(level, int) and isinstance(stage, str) and isinstance(deadline, str):
+        return [(alert.incident_id, stage, deadline, level)]
+    return []
+
+
+@dataclass(frozen=True)
+class OverdueItem:
+    """An incident and the escalation steps one run applies to it (lowest level first)."""
+
+    incident: Incident
+    steps: tuple[Escalation, ...]
+
+    def step_keys(self) -> list[StepKey]:
+        """Return the keys of the steps."""
+        return [step_key(self.incident.id, s) for s in self.steps]
+
+
+def _digest_line(incident: Incident, step: Escalation, tz: str, recipient_name: str | None) -> str:
+    """Return one incident's line in a digest: what, which deadline, whose, what step."""
+    stage = STAGE_NAMES.get(step.stage, step.stage)
+    when = local(step.deadline, tz)
+    if step.level == 1:
+        line = f"— {incident.title}: {stage} до {when}"
+    else:
+        line = f"— {incident.title}: {stage} нужен был до {when}"
+    if recipient_name:
+        line += f"; исполнитель: {recipient_name}"
+    if step.level >= 2:
+        line += f"; эскалация: {step.target}"
+    return line
+
+
+def _digest_lines(
+    rows: Sequence[tuple[Incident, Escalation]], tz: str, names: Mapping[str, str] | None
+) -> list[str]:
+    """Return the digest's incident lines, the most escalated and oldest deadline first, then a count."""
+    ordered = sorted(rows, key=lambda r: (-r[1].level, r[1].deadline, r[0].id))
+    lines = []
+    for incident, step in ordered[:DIGEST_LINES]:
+        name = (
+            None
+            if names is None
+            else names.get(incident.recipient or "", incident.recipient or "не назначен")
+        )
+        lines.append(_digest_line(incident, step, tz, name))
+    rest = len(ordered) - DIGEST_LINES
+    if rest > 0:
+        lines.append(
+            f"…и ещё {count(rest, 'инцидент', 'инцидента', 'инцидентов')} (список — в разделе «Инциденты»)."
+        )
+    return lines
+
+
+def _digest_details(items: Sequence[OverdueItem], audience: str) -> dict[str, Any]:
+    """Return the machine-readable part of a digest: every step it tells of and its incidents."""
+    return {
+        "audience": audience,
+        "steps": [list(key) for item in items for key in item.step_keys()],
+        "incidents": [
+            {
+                "id": item.incident.id,
+                "level": item.steps[-1].level,
+                "stage": item.steps[-1].stage,
+                "deadline": as_utc(item.steps[-1].deadline).isoformat(),
+                "recipient": item.incident.recipient,
+                "priority": item.incident.priority.value,
+            }
+            for item in items
+        ],
+    }
+
+
+def recipient_overdue_alert(
+    recipient_id: str,
+    recipient_name: str | None,
+    items: Sequence[OverdueItem],
+    *,
+    tz: str = "Europe/Moscow",
+    now: datetime | None = None,
+) -> Alert:
+    """Return one recipient's alert of a run: its incidents newly warned (step 1) or overdue (step 2).
+
+    Routed to the recipient, and to the recipient's head when an incident is past its deadline
+    (details "level" 2). One item reads like a single incident's alert; several make a digest.
+    """
+    rows = [
+        (item.incident, max((s for s in item.steps if s.level in RECIPIENT_LEVELS), key=lambda s: s.level))
+        for item in items
+    ]
+    level = max(step.level for _, step in rows)
+    late = sum(1 for _, step in rows if step.level >= 2)
+    if len(rows) == 1:
+        incident, step = rows[0]
+        single = overdue_alert(incident, step, tz=tz, now=now)
+        title, lines = single.title, single.text.splitlines()
+    else:
+        parts = []
+        if late:
+            parts.append(f"просрочено: {late}")
+        if len(rows) - late:
+            parts.append(f"срок истекает: {len(rows) - late}")
+        n = count(len(rows), "инцидент", "инцидента", "инцидентов")
+        title = f"Сроки ответа: {n} — {', '.join(parts)}"
+        lines = _digest_lines(rows, tz, None)
+    details = _digest_details(items, AUDIENCE_RECIPIENT)
+    details.update({"recipient": recipient_id, "recipient_name": recipient_name, "level": level})
+    incidents = [item.incident for item in items]
+    return Alert(
+        id=stable_id(
+            "overdue-recipient", recipient_id, *sorted("|".join(map(str, k)) for k in told_keys(items))
+        ),
+        kind=AlertKind.overdue,
+        severity=min(DIGEST_MAX_SEVERITY, OVERDUE_SEVERITY[level]),
+        title=title,
+        text="\n".join(lines),
+        event_at=max(step.due_at for _, step in rows),
+        sector=_common(i.sector for i in incidents),
+        territory=_common(i.territory for i in incidents),
+        incident_id=incidents[0].id if len(incidents) == 1 else None,
+        post_ids=[p for i in incidents for p in i.post_ids[:3]][:MAX_ALERT_POSTS],
+        details=details,
+        **_created(now),
+    )
+
+
+def head_overdue_digest(
+    items: Sequence[OverdueItem],
+    recipient_names: Mapping[str, str],
+    *,
+    tz: str = "Europe/Moscow",
+    now: datetime | None = None,
+) -> Alert:
+    """Return the head of the centre's one digest of a run: incidents newly at step 3 or 4."""
+    rows = [(item.incident, item.steps[-1]) for item in items]
+    at_cur = sum(1 for _, step in rows if step.level >= 4)
+    n = count(len(rows), "инцидент", "инцидента", "инцидентов")
+    parts = []
+    if len(rows) - at_cur:
+        parts.append(f"главе МЦУ: {len(rows) - at_cur}")
+    if at_cur:
+        parts.append(f"для ЦУР: {at_cur}")
+    title = f"Просрочены ответы: {n} ({', '.join(parts)})"
+    lines = _digest_lines(rows, tz, recipient_names)
+    incidents = [item.incident for item in items]
+    return Alert(
+        id=stable_id("overdue-digest", *sorted("|".join(map(str, k)) for k in told_keys(items))),
+        kind=AlertKind.overdue,
+        severity=min(DIGEST_MAX_SEVERITY, 7 + (1 if at_cur else 0)),
+        title=title,
+        text="\n".join(lines),
+        event_at=max(step.due_at for _, step in rows),
+        sector=_common(i.sector for i in incidents),
+        territory=_common(i.territory for i in incidents),
+        incident_id=incidents[0].id if len(incidents) == 1 else None,
+        post_ids=[p for i in incidents for p in i.post_ids[:3]][:MAX_ALERT_POSTS],
+        details=_digest_details(items, AUDIENCE_HEAD),
+        **_created(now),
+    )
+
+
+def told_keys(items: Sequence[OverdueItem]) -> list[StepKey]:
+    """Return the keys of every step of `items`."""
+    return [key for item in items for key in item.step_keys()]
+
+
+def _common(values: Any) -> str | None:
+    """Return the one value all items share, else None (a mixed digest passes every filter)."""
+    distinct = set(values)
+    return distinct.pop() if len(distinct) == 1 else None
+
+
+def escalation_alerts(
+    items: Sequence[OverdueItem],
+    recipient_names: Mapping[str, str],
+    *,
+    told: frozenset[StepKey] | set[StepKey] = frozenset(),
+    tz: str = "Europe/Moscow",
+    now: datetime | None = None,
+) -> list[Alert]:
+    """Return the alerts of one escalation run — no noise however many incidents fall due at once.
+
+    - a critical incident: its own alert at its highest new step (to the head, and at steps 1–2 to its
+      recipient, at step 2 to the recipient's head);
+    - every other incident newly at step 1 or 2: one alert per recipient listing them all;
+    - every other incident newly at step 3 or 4: one digest for the head of the centre.
+    Steps in `told` (already in a stored alert) are not told again.
+    """
+    fresh: list[OverdueItem] = []
+    for item in items:
+        steps = tuple(s for s in item.steps if step_key(item.incident.id, s) not in told)
+        if steps:
+            fresh.append(OverdueItem(item.incident, steps))
+    alerts: list[Alert] = []
+    by_recipient: dict[str, list[OverdueItem]] = {}
+    to_head: list[OverdueItem] = []
+    for item in fresh:
+        if item.incident.priority == Priority.critical:
+            single = overdue_alert(item.incident, item.steps[-1], tz=tz, now=now)
+            single.details["steps"] = [list(k) for k in item.step_keys()]
+            alerts.append(single)
+            continue
+        if any(s.level in RECIPIENT_LEVELS for s in item.steps):
+            by_recipient.setdefault(item.incident.recipient or "", []).append(item)
+        if item.steps[-1].level in HEAD_LEVELS:
+            to_head.append(item)
+    for recipient_id, group in sorted(by_recipient.items()):
+        name = recipient_names.get(recipient_id)
+        alerts.append(recipient_overdue_alert(recipient_id, name, group, tz=tz, now=now))
+    if to_head:
+        alerts.append(head_overdue_digest(to_head, recipient_names, tz=tz, now=now))
+    return alerts
 
 
 # Acknowledgement links --------------------------------------------------------------------------

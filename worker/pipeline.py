@@ -10,15 +10,16 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from crawlers.registry import get_mapper
 from index.models import Alert, AlertKind, Incident, IncidentStatus, Post, Priority
-from index.store import AlertQuery, IncidentQuery, PostQuery, VersionConflict
+from index.store import AlertingStore, AlertQuery, IncidentQuery, PostQuery, VersionConflict
 from risk import alerts as alert_texts
 from risk.conflicts import assess_thread
 from risk.deadlines import calendar_for
 from risk.incidents import (
+    ESCALATION_TARGETS,
     apply_escalation,
     attach_post,
     due_escalations,
@@ -271,32 +272,112 @@ def _write_incident(
 #: Open incidents whose deadline is this close are checked for warnings (working-time warnings can
 #: fall long before a deadline across weekends and the New Year holidays), in days.
 WARNING_HORIZON_DAYS = 14
+#: Incidents read per page by the escalation run.
+ESCALATION_PAGE = 500
+#: Incidents written per grouped store write by the escalation run.
+ESCALATION_WRITE_BATCH = 200
+#: Overdue alerts of this many days back are read for steps already told (a run cut off between
+#: storing its alerts and its steps applies those steps without telling them again).
+TOLD_LOOKBACK_DAYS = 3
+#: The last escalation level (ЦУР).
+LAST_LEVEL = max(ESCALATION_TARGETS)
+
+
+def _escalation_candidates(rt: Runtime, now: datetime) -> list[Incident]:
+    """Return the open incidents that may have a step due: past the deadline and not at the last step,
+    or not yet warned with the deadline within the warning horizon (two indexed queries, no full scan).
+    """
+    queries = (
+        IncidentQuery(status=list(OPEN_STATUSES), overdue_at=now, escalation_below=LAST_LEVEL),
+        IncidentQuery(
+            status=list(OPEN_STATUSES),
+            overdue_at=now + timedelta(days=WARNING_HORIZON_DAYS),
+            escalation_below=1,
+        ),
+    )
+    found: dict[str, Incident] = {}
+    for query in queries:
+        query.limit = ESCALATION_PAGE
+        while True:
+            page = rt.store.query_incidents(query)
+            for incident in page.items:
+                found.setdefault(incident.id, incident)
+            query.offset += len(page.items)
+            if query.offset >= page.total or not page.items:
+                break
+    return list(found.values())
+
+
+def _told_steps(rt: Runtime, now: datetime) -> set[alert_texts.StepKey]:
+    """Return the escalation steps already told by stored overdue alerts of the last days."""
+    told: set[alert_texts.StepKey] = set()
+    query = AlertQuery(
+        kind=[AlertKind.overdue], since=now - timedelta(days=TOLD_LOOKBACK_DAYS), limit=ESCALATION_PAGE
+    )
+    while True:
+        page = rt.store.query_alerts(query)
+        for alert in page.items:
+            told.update(alert_texts.told_steps(alert))
+        query.offset += len(page.items)
+        if query.offset >= page.total or not page.items:
+            return told
+
+
+def _save_escalated(rt: Runtime, writes: Sequence[tuple[Incident, int]]) -> int:
+    """Write escalated incidents in groups (one by one where someone changed one meanwhile); return saved."""
+    saved = 0
+    grouped = isinstance(rt.store, AlertingStore)
+    for start in range(0, len(writes), ESCALATION_WRITE_BATCH):
+        chunk = writes[start : start + ESCALATION_WRITE_BATCH]
+        if grouped:
+            try:
+                saved += len(cast(AlertingStore, rt.store).save_incidents(list(chunk)))
+                continue
+            except VersionConflict:
+                pass  # one of them changed: write the others alone
+        for incident, version in chunk:
+            try:
+                rt.store.save_incident(incident, expected_version=version)
+                saved += 1
+            except VersionConflict:
+                log.info("escalation: incident %s changed meanwhile; the next run re-reads it", incident.id)
+    return saved
 
 
 def escalate_overdue(rt: Runtime, now: datetime) -> list[Alert]:
-    """Apply every due warning and escalation step to open incidents; return the new alerts."""
-    horizon = now + timedelta(days=WARNING_HORIZON_DAYS)
-    alerts: list[Alert] = []
-    offset = 0
-    while True:
-        page = rt.store.query_incidents(
-            IncidentQuery(status=list(OPEN_STATUSES), overdue_at=horizon, limit=200, offset=offset)
-        )
-        for incident in page.items:
-            recipient = incident.recipient
-            calendar = calendar_for(rt.profile, recipient)
-            for step in due_escalations(incident, now, sla_for(rt.profile, recipient), calendar):
-                escalated = apply_escalation(incident, step, now)
-                # The alert first: a worker killed between the two writes leaves the step due, and the
-                # next run finds the alert stored (one id per step) instead of a step without an alert.
-                alert = alert_texts.overdue_alert(escalated, step, tz=rt.profile.timezone, now=now)
-                new = rt.store.add_alert(alert)
-                try:
-                    incident = rt.store.save_incident(escalated, expected_version=incident.version)
-                except VersionConflict:
-                    break  # someone changed it; the next run re-reads it
-                if new:
-                    alerts.append(alert)
-        offset += len(page.items)
-        if offset >= page.total or not page.items:
-            return alerts
+    """Apply every due warning and escalation step to open incidents; return the new alerts.
+
+    Each step is a fact on the incident (level and audit); the alerts tell of the run's steps without
+    noise (risk.alerts.escalation_alerts): a critical incident alone, the rest one alert per recipient
+    and one digest for the head of the centre, each step once.
+    """
+    items: list[alert_texts.OverdueItem] = []
+    for incident in _escalation_candidates(rt, now):
+        recipient = incident.recipient
+        calendar = calendar_for(rt.profile, recipient)
+        steps = due_escalations(incident, now, sla_for(rt.profile, recipient), calendar)
+        if steps:
+            items.append(alert_texts.OverdueItem(incident, tuple(steps)))
+    if not items:
+        return []
+    names = {r.id: r.name for r in rt.profile.recipients}
+    told = _told_steps(rt, now)
+    alerts = alert_texts.escalation_alerts(items, names, told=told, tz=rt.profile.timezone, now=now)
+    # The alerts first: a run cut off before its steps are written leaves them due, and the next run
+    # applies them without telling them again (they are in `told`), instead of steps never told.
+    new = [alert for alert in alerts if rt.store.add_alert(alert)]
+    writes: list[tuple[Incident, int]] = []
+    for item in items:
+        escalated = item.incident
+        for step in item.steps:
+            escalated = apply_escalation(escalated, step, now)
+        writes.append((escalated, item.incident.version))
+    saved = _save_escalated(rt, writes)
+    log.info(
+        "escalation at %s: %d incidents stepped up (%d written), %d new alerts",
+        now,
+        len(items),
+        saved,
+        len(new),
+    )
+    return new

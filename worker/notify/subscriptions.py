@@ -1,5 +1,10 @@
 """Who gets an alert: stored per-person subscriptions, plus the settings' webhook and, for incidents,
-the responsible recipient (and its head at escalation step 2) from the profile."""
+the responsible recipient (and its head at escalation step 2) from the profile.
+
+An overdue alert addressed to a recipient (details "audience" = "recipient": its incidents' warnings
+and missed deadlines) goes to that recipient (and its head) only, not to the stored subscriptions of
+the head of the centre, who gets the run's digest of steps 3–4 and critical incidents instead
+(docs/detection.md, "Escalation and notifications")."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from collections.abc import Sequence
 from index.models import Alert, AlertKind, ChannelKind, NotifyChannel, Subscription
 from index.profile import Profile
 from infopole.settings import Settings
+from risk.alerts import AUDIENCE_RECIPIENT
 
 #: Ids of the implicit subscriptions (never stored).
 SETTINGS_WEBHOOK_ID = "settings:webhook"
@@ -88,7 +94,8 @@ def subscribers(
     alert: Alert, stored: Sequence[Subscription], settings: Settings, profile: Profile
 ) -> list[Subscription]:
     """Return every subscription an alert goes to: the matching stored ones and the implicit ones."""
-    out = [s for s in stored if matches(s, alert, profile)]
+    for_recipient = alert.kind == AlertKind.overdue and alert.details.get("audience") == AUDIENCE_RECIPIENT
+    out = [] if for_recipient else [s for s in stored if matches(s, alert, profile)]
     if settings.notify.webhook_url:
         secret = settings.notify.webhook_secret.get_secret_value() or None
         channel = NotifyChannel(kind=ChannelKind.webhook, address=settings.notify.webhook_url, secret=secret)
