@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+
 from index.models import Post
-from risk.dedup import Deduper, DuplicateIndex, MemoryDedupStore, StoryIndex, normalise
+from risk.dedup import (
+    Deduper,
+    DuplicateIndex,
+    MemoryDedupStore,
+    StoryIndex,
+    normalise,
+    shingle_keys,
+    signatures,
+    similarity,
+)
 
 COMPLAINT = "Третий день нет горячей воды на ул. Ленина 15, когда дадут?? Дети не мытые, сколько можно"
 
@@ -87,3 +99,64 @@ def test_stories_group_posts_about_one_event() -> None:
     assert stories.add("b", "На Ленина прорвало трубу, вода течёт по дороге, заливает всё") == "a"
     assert stories.add("c", "В субботу в парке концерт духового оркестра") == "c"
     assert stories.add("d", "ок") is None
+
+
+class _CountingStore(MemoryDedupStore):
+    """A MemoryDedupStore that counts its calls (each is one round trip to Redis)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def put_if_absent(self, items: Sequence[tuple[str, bytes]], ttl_s: int) -> list[bytes | None]:
+        self.calls += 1
+        return super().put_if_absent(items, ttl_s)
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        self.calls += 1
+        return super().get_many(keys)
+
+    def put(self, items: Sequence[tuple[str, bytes]], ttl_s: int) -> None:
+        self.calls += 1
+        super().put(items, ttl_s)
+
+
+def test_a_batch_costs_a_few_store_calls_and_finds_duplicates_inside_it() -> None:
+    at = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    texts = [f"{COMPLAINT} подъезд {i}, квартира {i * 37}" for i in range(50)]
+    posts = [
+        Post(id=f"p{i}", source="vk", source_id=str(i), published_at=at + timedelta(minutes=i), text=t)
+        for i, t in enumerate([*texts, *texts])
+    ]
+    store = _CountingStore()
+    out = Deduper(store).mark(posts)
+    assert store.calls <= 10  # two indexes × (known, buckets, candidates, records)
+    assert all(p.duplicate_of is None for p in out[:1])
+    assert all(p.duplicate_of is not None for p in out[50:])  # exact copies within the same batch
+    assert all(p.story_id == "p0" for p in out[50:])
+
+
+def test_batch_answers_equal_one_by_one_answers() -> None:
+    texts = [
+        COMPLAINT,
+        "Третий день нет горячей воды на ул Ленина 15 когда дадут дети не мытые",
+        "На проспекте Мира огромная яма, все машины бьют, когда заделают?",
+        "На проспекте Мира огромная яма все машины бьют когда заделают уже",
+        "В субботу в парке концерт духового оркестра, приходите всей семьёй",
+        COMPLAINT + "!!!",
+    ]
+    items = [(f"t{i}", t) for i, t in enumerate(texts)]
+    one = DuplicateIndex()
+    assert DuplicateIndex().add_many(items) == [one.add(i, t) for i, t in items]
+    story_one = StoryIndex()
+    story_items = [(i, t, None) for i, t in items]
+    assert StoryIndex().add_many(story_items) == [story_one.add(i, t) for i, t in items]
+
+
+def test_signatures_estimate_jaccard() -> None:
+    a = shingle_keys(normalise(COMPLAINT))
+    b = shingle_keys(normalise("Третий день нет холодной воды на Садовой 3, когда дадут??"))
+    sig_a, sig_b, sig_a2 = signatures([a, b, a])
+    assert similarity(sig_a, sig_a2) == 1.0
+    assert similarity(sig_a, sig_b) < 0.5
+    assert sig_a.dtype == np.uint64 and sig_a.shape == (64,)
