@@ -203,8 +203,10 @@ def tone_rows(data: Path, trained: bool, baseline: bool = True) -> list[tuple[st
 def aggression_rows(data: Path, trained: bool, baseline: bool = True) -> list[tuple[str, str, str]]:
     """Return table rows for aggression ROC-AUC against inappropriate ≥ 0.5."""
     df = load_inappropriate(data)
-    scorer = AggressionScorer()
-    scores = [scorer.score(analyse(t)).score for t in df["text"]]
+    scorer, tone = AggressionScorer(), ToneScorer()
+    docs = [analyse(t) for t in df["text"]]
+    # As the understanding step does: the lexicon tone of the text goes in (a negative one adds a little).
+    scores = [scorer.score(d, tone_score=tone.score(d).score).score for d in docs]
     y = (df["inappropriate"] >= 0.5).astype(int)
     auc = roc_auc_score(y, scores)
     rows = [

@@ -9,8 +9,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import numpy as np
 import yaml
 
+from risk.embedding import EmbeddingUnavailable, centroid, mean_vector, word_ids
 from risk.text import Doc, PhraseMatcher, analyse
 
 #: Marker names, in the order they are reported.
@@ -29,6 +31,11 @@ MARKERS = (
 SENSITIVE_MARKERS = frozenset({"sensitive", "sensitive_topic"})
 #: Below the 0.5 at which conflicts and incidents call a comment aggressive: a subject alone never is.
 SENSITIVE_CAP = 0.45
+#: Lexicon groups whose words make the hostile-and-sensitive centroid in navec space.
+SEMANTIC_GROUPS = ("insult", "violence", "sensitive", "sensitive_topic")
+#: A text's cosine to that centroid times this weight adds to the (capped) sensitive evidence: texts near
+#: the lexicon in meaning but with none of its words (slang, misspellings) rank above plainly calm ones.
+SEMANTIC_WEIGHT = 0.2
 #: Hits of one marker beyond this count add nothing.
 MAX_HITS_PER_MARKER = 3
 #: Weight of shouting: a run of "!!" or a text mostly in capitals.
@@ -88,9 +95,21 @@ def _lexicon() -> dict[str, Any]:
 class AggressionScorer:
     """Combine marker hits as independent evidence: score = 1 - Π(1 - weight)."""
 
-    def __init__(self, officials: Iterable[str] = (), lexicon: dict[str, Any] | None = None) -> None:
-        """Build matchers from `lexicon` (default: packaged) plus the profile's `officials` names."""
+    def __init__(
+        self,
+        officials: Iterable[str] = (),
+        lexicon: dict[str, Any] | None = None,
+        *,
+        semantic: bool = True,
+    ) -> None:
+        """Build matchers from `lexicon` (default: packaged) plus the profile's `officials` names.
+
+        With `semantic`, the navec vectors shipped in natasha add a small graded score (none without natasha).
+        """
         data = lexicon if lexicon is not None else _lexicon()
+        self._centroid: np.ndarray | None = None
+        if semantic:
+            self._centroid = _semantic_centroid(data)
         self._matcher = PhraseMatcher()
         self._stems: list[tuple[str, float, re.Pattern[str]]] = []  # (marker, weight, word-start pattern)
         prefixes = "|".join(sorted({re.escape(p) for p in _OBSCENE_PREFIXES if p}, key=len, reverse=True))
@@ -143,11 +162,21 @@ class AggressionScorer:
                     keep_sensitive *= factor
                 else:
                     keep *= factor
+        keep_sensitive *= 1.0 - SEMANTIC_WEIGHT * self._similarity(doc)
         keep *= 1.0 - min(1.0 - keep_sensitive, SENSITIVE_CAP)
         if tone_score < 0:
             keep *= 1.0 - 0.15 * min(1.0, -tone_score)
         markers = [m for m in MARKERS if m in evidence] + sorted(m for m in evidence if m not in MARKERS)
         return AggressionResult(score=round(1.0 - keep, 4), markers=markers, evidence=evidence)
+
+    def _similarity(self, doc: Doc) -> float:
+        """Return the text's cosine (≥ 0) to the hostile-and-sensitive centroid (0 without vectors)."""
+        if self._centroid is None or not doc.words:
+            return 0.0
+        vector = mean_vector(word_ids(doc.words, doc.lemmas))
+        if vector is None:
+            return 0.0
+        return max(0.0, float(vector @ self._centroid))
 
     @staticmethod
     def _shouting(text: str) -> bool:
@@ -156,3 +185,24 @@ class AggressionScorer:
             return True
         letters = len(_LETTERS.findall(text[:2000]))
         return letters >= MIN_CAPS_LETTERS and len(_CAPITALS.findall(text[:2000])) >= CAPS_SHARE * letters
+
+
+def _semantic_centroid(data: dict[str, Any]) -> np.ndarray | None:
+    """Return the navec centroid of the lexicon's hostile and sensitive words (None without natasha)."""
+    words = [
+        str(entry).rpartition("=")[0] or str(entry)
+        for group in SEMANTIC_GROUPS
+        for entry in (data.get(group, {}).get("words") or [])
+    ]
+    if not words:
+        return None
+    try:
+        return _cached_centroid(tuple(words))
+    except EmbeddingUnavailable:
+        return None
+
+
+@cache
+def _cached_centroid(words: tuple[str, ...]) -> np.ndarray:
+    """Return the centroid of `words` (computed once per process and word list)."""
+    return centroid(list(words))

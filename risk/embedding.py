@@ -81,3 +81,35 @@ def embed_texts(texts: list[str]) -> np.ndarray:
         if norm > 0:
             out[row] = mean / norm
     return out
+
+
+def word_ids(words: list[str], lemmas: list[str]) -> list[int]:
+    """Return the vocabulary ids of already tokenised content words (the form, else its lemma)."""
+    vocab = navec().vocab
+    out: list[int] = []
+    for word, lem in zip(words[:MAX_TOKENS], lemmas[:MAX_TOKENS], strict=False):
+        if len(word) < 2 or lem in STOP_WORDS:
+            continue
+        idx = vocab.get(word)
+        if idx is None:
+            idx = vocab.get(lem)
+        if idx is not None:
+            out.append(int(idx))
+    return out
+
+
+def mean_vector(ids: list[int]) -> np.ndarray | None:
+    """Return the unit-length mean vector of vocabulary ids (None when there are none)."""
+    if not ids:
+        return None
+    pq = navec().pq
+    mean: np.ndarray = pq.codes[pq.qdims, pq.indexes[ids]].reshape(len(ids), DIM).mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    return mean / norm if norm > 0 else None
+
+
+def centroid(phrases: list[str]) -> np.ndarray:
+    """Return the unit-length mean of the phrases' unit vectors (a topic's place in vector space)."""
+    total: np.ndarray = embed_texts(phrases).sum(axis=0)
+    norm = float(np.linalg.norm(total))
+    return total / norm if norm > 0 else total

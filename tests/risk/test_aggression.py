@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from risk.aggression import AggressionScorer
+from risk.aggression import SENSITIVE_CAP, AggressionScorer
 
 
 @pytest.fixture(scope="module")
@@ -12,9 +12,27 @@ def scorer() -> AggressionScorer:
     return AggressionScorer(officials=["Петров", "Иван Петрович"])
 
 
-def test_calm_text_scores_zero(scorer: AggressionScorer) -> None:
+def test_calm_text_has_no_markers_and_a_low_score(scorer: AggressionScorer) -> None:
     res = scorer.score_text("Подскажите, когда починят фонарь у дома 5?")
-    assert res.score == 0.0 and res.markers == []
+    assert res.markers == [] and res.score < 0.1
+    plain = AggressionScorer(semantic=False).score_text("Подскажите, когда починят фонарь у дома 5?")
+    assert plain.score == 0.0 and plain.markers == []
+
+
+def test_meaning_near_the_lexicon_ranks_above_calm_texts(scorer: AggressionScorer) -> None:
+    # Neither word is in the lexicon; their navec neighbours are (contempt, drink).
+    near = scorer.score_text("сплошные нищеброды и алкоголики")
+    calm = scorer.score_text("Третий день нет горячей воды на ул. Ленина 15")
+    assert near.markers == [] and near.score > calm.score
+
+
+def test_meaning_alone_never_makes_a_text_aggressive(scorer: AggressionScorer) -> None:
+    from risk.text import analyse
+
+    doc = analyse("наркотики закладки героин оружие теракт казино")
+    res = scorer.score(doc)
+    assert set(res.markers) == {"sensitive", "sensitive_topic"}
+    assert res.score == SENSITIVE_CAP  # the vectors add to the capped subject evidence, not beyond it
 
 
 def test_insults_and_threats(scorer: AggressionScorer) -> None:
