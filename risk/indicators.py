@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
+from itertools import chain
 
 from pydantic import BaseModel, Field
 
@@ -30,6 +31,8 @@ SCAN_BATCH = 2000
 INCIDENT_BATCH = 500
 #: The most posts one scan reads (beyond it the per-post figures are marked as truncated).
 MAX_SCAN_POSTS = 300_000
+#: A territory with up to this many parts is read one place at a time (see `SliceFilter.store_queries`).
+MAX_TERRITORY_QUERIES = 64
 #: Threads read per period to judge satisfaction after answers.
 MAX_SATISFACTION_THREADS = 300
 #: Example posts kept per sector and per topic, and resonant publications kept.
@@ -121,12 +124,12 @@ class SliceFilter:
         """Resolve `sl` against `profile`."""
         return cls(sl, profile, territory_ids(profile, sl.territory))
 
-    def store_query(self, since: datetime, until: datetime) -> PostQuery:
+    def store_query(self, since: datetime, until: datetime, territory: str | None = None) -> PostQuery:
         """Return the narrowest PostQuery the store can run for this slice (the rest is `post_matches`)."""
         single = (
             next(iter(self.territories))
             if self.territories is not None and len(self.territories) == 1
-            else None
+            else territory
         )
         return PostQuery(
             since=since,
@@ -137,6 +140,17 @@ class SliceFilter:
             page_id=self.slice.page_id,
             newest_first=False,
         )
+
+    def store_queries(self, since: datetime, until: datetime) -> list[PostQuery]:
+        """Return store queries that together read the slice: one per territory of a territory with parts.
+
+        The store filters one territory at a time; a district with its settlements is read as one query
+        per place instead of every post of the period (on a million posts a month of one district reads
+        thousands of posts, not the whole city).
+        """
+        if self.territories is not None and 1 < len(self.territories) <= MAX_TERRITORY_QUERIES:
+            return [self.store_query(since, until, t) for t in sorted(self.territories)]
+        return [self.store_query(since, until)]
 
     def post_matches(self, post: Post) -> bool:
         """Return whether a post belongs to the slice."""
@@ -356,7 +370,7 @@ def scan_posts(
     """Read the posts of [since, until) in the slice once and count everything the indicators need."""
     scan = PeriodScan(since=since, until=until)
     read = 0
-    for post in iter_posts(store, flt.store_query(since, until)):
+    for post in chain.from_iterable(iter_posts(store, q) for q in flt.store_queries(since, until)):
         read += 1
         if read > max_posts:
             scan.truncated = True

@@ -15,7 +15,7 @@ from index.models import AuditEntry, IncidentStatus, Kind, Metrics, Priority, To
 from index.profile import Profile, Recipient, RoutingRule, Territory
 from index.sqlite import SqliteStore
 from index.store import PostQuery
-from risk.indicators import Slice, compute_indicators, iter_posts
+from risk.indicators import Slice, SliceFilter, compute_indicators, iter_posts
 from tests.factories import make_incident, make_post
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -312,6 +312,16 @@ def test_territory_slice_takes_the_territory_and_what_is_under_it(
     assert ind.volume.previous_total == 0 and ind.volume.change_pct is None
     assert ind.incidents.opened == 2  # i2 (Луговое), i3
     assert ind.slice.label == "территория «Заречье»"
+    assert ind.scanned == 2  # kinds, tones and topics count the same two posts
+
+
+def test_a_territory_with_parts_is_read_one_place_at_a_time(profile: Profile) -> None:
+    flt = SliceFilter.of(Slice(territory="zarechye"), profile)
+    assert [q.territory for q in flt.store_queries(SINCE, UNTIL)] == ["lugovoe", "zarechye"]
+    assert [
+        q.territory for q in SliceFilter.of(Slice(territory="centr"), profile).store_queries(SINCE, UNTIL)
+    ] == ["centr"]
+    assert [q.territory for q in SliceFilter.of(Slice(), profile).store_queries(SINCE, UNTIL)] == [None]
 
 
 def test_topic_recipient_page_and_source_slices(filled: SqliteStore, profile: Profile) -> None:
