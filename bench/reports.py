@@ -4,9 +4,13 @@ Builds (once, cached under --dir) a SQLite store with --posts posts spread over 
 with sectors, topics, territories of the demo profile, kinds, tones, official pages with comments and
 incidents of every priority; then times, median of --runs:
 - a справка for a sector and a week (JSON content and the DOCX);
+- a справка for a sector and a month (DOCX);
 - a справка for a territory and a month;
 - the weekly note (DOCX, with the pages' health);
 - /indicators for a week.
+
+Each line gives the median and every run's time, and the load average before the case (the machine may be
+shared: a loaded machine makes every figure slower).
 
 Usage: .venv/bin/python bench/reports.py [--posts 1000000] [--days 365] [--runs 3] [--dir /tmp/infopole-bench]
 """
@@ -14,6 +18,7 @@ Usage: .venv/bin/python bench/reports.py [--posts 1000000] [--days 365] [--runs 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -117,14 +122,14 @@ def build(path: Path, n: int, days: int, seed: int = 1) -> SqliteStore:
     return store
 
 
-def timed(runs: int, fn: Callable[[], object]) -> float:
-    """Return the median seconds of `runs` calls of `fn`."""
+def timed(runs: int, fn: Callable[[], object]) -> list[float]:
+    """Return the seconds of each of `runs` calls of `fn`."""
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+    return samples
 
 
 def main() -> None:
@@ -146,6 +151,9 @@ def main() -> None:
         "справка: сектор, неделя (DOCX)": lambda: render_docx(
             build_report(store, profile, "reference", *week, END, Slice(sector="ЖКХ"))
         ),
+        "справка: сектор, месяц (DOCX)": lambda: render_docx(
+            build_report(store, profile, "reference", *month, END, Slice(sector="ЖКХ"))
+        ),
         "справка: территория, месяц (DOCX)": lambda: render_docx(
             build_report(store, profile, "reference", *month, END, Slice(territory="d-severny"))
         ),
@@ -156,7 +164,10 @@ def main() -> None:
     }
     print(f"store: {store.count_posts(PostQuery())} posts over {args.days} days; median of {args.runs} runs")
     for name, fn in cases.items():
-        print(f"{name}: {timed(args.runs, fn):.2f} s", flush=True)
+        load = os.getloadavg()[0]
+        samples = timed(args.runs, fn)
+        runs = ", ".join(f"{t:.2f}" for t in samples)
+        print(f"{name}: {statistics.median(samples):.2f} s (runs {runs}; load {load:.1f})", flush=True)
     store.close()
 
 
