@@ -24,7 +24,7 @@ from worker.delivery import (
     release_sending,
     undelivered,
 )
-from worker.disk import check_disk
+from worker.disk import check_disk, check_disk_for_detection, guarded
 from worker.notify import DeliveryError, Notifier, redis_lock
 from worker.notify.delivery import RedisSentMarks
 from worker.notify.webhook import send_webhook
@@ -112,11 +112,12 @@ def dead_letter(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
 def ingest(source: str, items: list[dict[str, Any]]) -> None:
     """Map, understand and store a batch of raw items, then queue detection for it.
 
-    Waits (DiskFull, retried) while the data directory's disk is almost full.
+    Waits (DiskFull, retried) while the data directory's disk is almost full: checked when the message
+    arrives and again right before the batch is written.
     """
     rt = get_runtime()
     check_disk(rt, queue_notify)
-    result = ingest_items(rt, source, items)
+    result = ingest_items(guarded(rt, queue_notify), source, items)
     if result.post_ids:
         detect_batch.send(result.post_ids)
 
@@ -131,8 +132,12 @@ def ingest(source: str, items: list[dict[str, Any]]) -> None:
     on_retry_exhausted="dead_letter",
 )
 def detect_batch(post_ids: list[str]) -> None:
-    """Run spike, conflict and incident detection on stored posts; queue notifications."""
+    """Run spike, conflict and incident detection on stored posts; queue notifications.
+
+    Waits (DiskFull, retried) while the disk has less than half the ingest floor free.
+    """
     rt = get_runtime()
+    check_disk_for_detection(rt, queue_notify)
     for alert in detect(rt, load_posts(rt, post_ids), rt.clock()):
         queue_notify(alert.id)
 

@@ -6,6 +6,17 @@ append-only file lives on the same disk in the embedded mode. So the ingest acto
 first: under INFOPOLE_MIN_FREE_MB it stores one alert for the day (there is still room for it) and
 raises DiskFull, a StoreUnavailable — the message is retried with back-off (worker.retrying) and
 ingest resumes by itself once space is freed.
+
+The ingest actor checks twice: when a message arrives (cheap, before the understanding work) and again right
+before the batch is written (`guarded`), under a process-wide lock, because a batch that was being
+understood while another one filled the disk must not be written after the alert said ingest stopped.
+One check is one statvfs call. The detection actor checks too, at half the floor
+(`check_disk_for_detection`): its incident writes would otherwise eat the room left for the alerts.
+
+Below the floor, the SQLite store's write-ahead log is checkpointed and truncated first (up to ~40 MB
+the store keeps for speed, all of it reclaimable), and only if that does not bring the free space back
+over the floor does ingest pause. Without it a small disk could pause for good: the WAL that fills it
+is only truncated by a checkpoint, and a paused ingest writes nothing that would trigger one.
 """
 
 from __future__ import annotations
@@ -13,12 +24,16 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Callable
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any, cast
 
-from index.models import Alert, AlertKind, as_utc, stable_id
-from index.store import StoreUnavailable
+from index.models import Alert, AlertKind, Post, as_utc, stable_id
+from index.store import Store, StoreUnavailable
 from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -64,16 +79,59 @@ def disk_alert(data_dir: Path, free: int, floor_mb: float, now: datetime) -> Ale
     )
 
 
-def check_disk(rt: Runtime, notify: Callable[[str], object], floor_mb: float | None = None) -> None:
-    """Raise DiskFull (after storing and queuing the day's alert) when free space is under the floor."""
+#: How long a checkpoint that frees disk space may wait for the store's readers and writers (s).
+CHECKPOINT_TIMEOUT_S = 5.0
+
+
+def reclaim_wal(path: Path, timeout_s: float = CHECKPOINT_TIMEOUT_S) -> bool:
+    """Checkpoint a SQLite database's WAL into it and truncate the WAL file; return whether it finished."""
+    if not path.exists():
+        return False
+    try:
+        conn = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
+    except sqlite3.Error as exc:
+        log.warning("checkpoint of %s to free disk space: %s", path, exc)
+        return False
+    try:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.Error as exc:  # SQLITE_FULL or busy: the database stays as it was
+        log.warning("checkpoint of %s to free disk space: %s", path, exc)
+        return False
+    finally:
+        conn.close()
+    return not busy
+
+
+#: What pauses under the floor (ingest) and under half of it (detection), for the log (Russian).
+INGEST_PAUSED = "приём сообщений приостановлен"
+DETECT_PAUSED = "обработка сохранённых сообщений приостановлена"
+
+
+def check_disk(
+    rt: Runtime,
+    notify: Callable[[str], object],
+    floor_mb: float | None = None,
+    *,
+    paused: str = INGEST_PAUSED,
+) -> None:
+    """Raise DiskFull (after storing and queuing the day's alert) when free space is under the floor.
+
+    Under the floor, the SQLite store's WAL is reclaimed first (`reclaim_wal`) and the space measured again.
+    `paused` says in the log what stops (Russian).
+    """
     floor = MIN_FREE_MB if floor_mb is None else floor_mb
     data_dir = rt.settings.data_dir
     free = free_bytes(data_dir)
     if free >= floor * _MB:
         return
+    if rt.settings.store.backend == "sqlite" and reclaim_wal(rt.settings.sqlite_path):
+        free = free_bytes(data_dir)
+        log.info("disk low: WAL checkpointed, %.1f MB free now", free / _MB)
+        if free >= floor * _MB:
+            return
     message = (
         f"на диске с данными ({data_dir}) свободно {free / _MB:.1f} МБ — меньше {floor:g} МБ: "
-        "приём сообщений приостановлен до освобождения места"
+        f"{paused} до освобождения места"
     )
     log.error("%s", message)
     alert = disk_alert(data_dir, free, floor, rt.clock())
@@ -83,3 +141,40 @@ def check_disk(rt: Runtime, notify: Callable[[str], object], floor_mb: float | N
     except StoreUnavailable as exc:  # not even room for the alert: the log line above is all there is
         log.error("оповещение о нехватке места не записано: %s", exc)
     raise DiskFull(message)
+
+
+#: Serialises "check the free space, then write the batch" among the threads of one worker process.
+_WRITE_LOCK = threading.Lock()
+
+
+class _GuardedPosts:
+    """A store whose `upsert_posts` checks the free space first; everything else goes to the store."""
+
+    def __init__(self, store: Store, check: Callable[[], None]) -> None:
+        self._store = store
+        self._check = check
+
+    def upsert_posts(self, posts: Sequence[Post]) -> int:
+        """Check the free space, then upsert (raises DiskFull instead of writing on an almost full disk)."""
+        with _WRITE_LOCK:
+            self._check()
+            return self._store.upsert_posts(posts)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def check_disk_for_detection(rt: Runtime, notify: Callable[[str], object]) -> None:
+    """Raise DiskFull when free space is under half the floor: detection's writes pause too.
+
+    Ingest stops first (at the floor); what was stored is still detected and alerted on while there is
+    room, but its incident and alert writes grow the WAL, so under half the floor they wait as well and
+    the rest of the room is left to the alerts' delivery log.
+    """
+    check_disk(rt, notify, MIN_FREE_MB / 2, paused=DETECT_PAUSED)
+
+
+def guarded(rt: Runtime, notify: Callable[[str], object], floor_mb: float | None = None) -> Runtime:
+    """Return `rt` with a store that runs `check_disk` right before every batch of posts is written."""
+    store = _GuardedPosts(rt.store, lambda: check_disk(rt, notify, floor_mb))
+    return replace(rt, store=cast(Store, store))

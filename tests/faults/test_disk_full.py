@@ -34,7 +34,7 @@ pytestmark = pytest.mark.timeout(scale(600, 1800))
 
 #: Size of the small disk (MB), the room left next to the ballast (MB) and the ingest floor (MB).
 DISK_MB = 48
-ROOM_MB = 10
+ROOM_MB = 8
 FLOOR_MB = 6
 
 
