@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,8 +25,11 @@ log = logging.getLogger(__name__)
 WORKER_THREADS = 2
 #: Items per ingest message during replay.
 REPLAY_BATCH = 100
-#: Stream hours the demo sends at once before the live replay (the spike baselines need a day).
-DEMO_WARMUP_HOURS = 12.0
+#: Longest a replayed item waits for others to make a batch with (s, wall time).
+REPLAY_FLUSH_S = 0.5
+#: Stream hours the demo loads as history before the live replay: the spike baselines' first day and
+#: a half, with the incidents and conflicts found in it (the demo's first spike comes soon after).
+DEMO_WARMUP_HOURS = 40.0
 #: The demo's escalation period (s): stream time runs fast, so overdue checks run often.
 DEMO_ESCALATE_PERIOD_S = 30
 
@@ -138,12 +142,13 @@ def replay_stream(
 ) -> int:
     """Send the demo stream to the ingest actor as stream time passes; return items sent.
 
-    The first `warmup_hours` of stream time go at once, so the baselines have a day of history when
-    the live part starts. Resumes after the offset saved in the store, so a restarted launcher
-    neither skips nor repeats.
+    The first `warmup_hours` of stream time go at once as history (`ingest_history`: stored, with their
+    incidents and conflicts, without the per-batch spike checks, about twice as fast), so the baselines
+    have history when the live part starts. Resumes after the offset saved in the store, so a restarted
+    launcher neither skips nor repeats.
     """
     from crawlers.replay import VirtualClock, iter_stream, replay_batches
-    from worker.actors import ingest
+    from worker.actors import ingest, ingest_history
     from worker.clock import REPLAY_STATE, save_stream_time
 
     items = list(iter_stream(stream))
@@ -155,18 +160,42 @@ def replay_stream(
     while sent < len(items) and items[sent]["date"] < warmup_end and not stop.is_set():
         batch = items[sent : sent + batch_size]
         batch = [item for item in batch if item["date"] < warmup_end]
-        ingest.send("demo", batch)
+        ingest_history.send("demo", batch)
         sent += len(batch)
         save_stream_time(store, sent, datetime.fromtimestamp(batch[-1]["date"], UTC), len(items))
     if sent >= len(items) or stop.is_set():
         return sent
     clock = VirtualClock(datetime.fromtimestamp(items[sent]["date"], UTC), speed)
-    for last, batch in replay_batches(items, clock, batch_size=batch_size, start_after=sent):
+    # Fast replay releases items a few milliseconds apart: gather them for up to REPLAY_FLUSH_S, so
+    # the workers get batches (detection has a cost per batch) and not one message per post.
+    pending: list[dict[str, Any]] = []
+    pending_end = sent
+    last_flush = time.monotonic()
+
+    def flush() -> None:
+        nonlocal sent, last_flush
+        last_flush = time.monotonic()
+        if not pending:
+            return
+        ingest.send("demo", list(pending))
+        sent = pending_end
+        save_stream_time(store, sent, datetime.fromtimestamp(pending[-1]["date"], UTC), len(items))
+        pending.clear()
+
+    def pause(delay_s: float) -> None:
+        if pending and (delay_s >= REPLAY_FLUSH_S or time.monotonic() - last_flush >= REPLAY_FLUSH_S):
+            flush()
+        stop.wait(delay_s)
+
+    for last, batch in replay_batches(items, clock, batch_size=batch_size, start_after=sent, sleep=pause):
         if stop.is_set():
             break
-        ingest.send("demo", batch)
-        sent = last
-        save_stream_time(store, sent, datetime.fromtimestamp(batch[-1]["date"], UTC), len(items))
+        pending.extend(batch)
+        pending_end = last
+        if len(pending) >= batch_size or time.monotonic() - last_flush >= REPLAY_FLUSH_S:
+            flush()
+    if not stop.is_set():
+        flush()
     return sent
 
 
@@ -202,25 +231,33 @@ def run_embedded(*, demo: bool, host: str, port: int, speed: float, workers: int
     settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
-    from api.app import create_app
-    from index.profile import load_profile
-    from worker.clock import make_clock
-    from worker.runtime import open_store, profile_path
-
-    store = open_store(settings)
-    profile = load_profile(profile_path(settings))
-    store.save_pages(profile.pages)
+    # The children first: the workers take seconds to load, the API's imports run meanwhile.
     with embedded_stack(settings, workers=workers) as stack:
-        if demo:
-            from crawlers.demo.generator import write_demo
+        from index.profile import load_profile
+        from worker.runtime import open_store, profile_path
 
-            demo_dir = settings.data_dir / "demo"
-            paths = write_demo(demo_dir) if not (demo_dir / "stream.jsonl.gz").exists() else None
-            stream = paths.stream if paths else demo_dir / "stream.jsonl.gz"
+        store = open_store(settings)
+        profile = load_profile(profile_path(settings))
+        store.save_pages(profile.pages)
+        if demo:
             threading.Thread(
-                target=replay_stream, args=(store, stream, speed, stack.stop_event), daemon=True
+                target=_replay_demo, args=(store, settings.data_dir, speed, stack.stop_event), daemon=True
             ).start()
+        from api.app import create_app
+        from worker.clock import make_clock
+
         key_hint = next(iter(settings.api.keys)) if settings.env == "development" else "из API__KEYS"
         print(f"Инфополе запущено: http://{host}:{port}/  (ключ API: {key_hint}; остановка: Ctrl+C)")  # noqa: T201
         app = create_app(settings, store, profile, make_clock(settings.clock, store))
         uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _replay_demo(store: Store, data_dir: Path, speed: float, stop: threading.Event) -> None:
+    """Write the demo stream unless it is there, then replay it (run in a thread)."""
+    from crawlers.demo.generator import write_demo
+
+    demo_dir = data_dir / "demo"
+    stream = demo_dir / "stream.jsonl.gz"
+    if not stream.exists():
+        stream = write_demo(demo_dir).stream
+    replay_stream(store, stream, speed, stop)

@@ -28,7 +28,14 @@ from worker.disk import check_disk, check_disk_for_detection, guarded
 from worker.notify import DeliveryError, Notifier, redis_lock
 from worker.notify.delivery import RedisSentMarks
 from worker.notify.webhook import send_webhook
-from worker.pipeline import detect, escalate_overdue, ingest_items, load_posts
+from worker.pipeline import (
+    detect,
+    detect_conflicts,
+    escalate_overdue,
+    ingest_items,
+    load_posts,
+    update_incidents,
+)
 from worker.retrying import retry_policy
 from worker.runtime import get_runtime
 
@@ -140,6 +147,31 @@ def detect_batch(post_ids: list[str]) -> None:
     check_disk_for_detection(rt, queue_notify)
     for alert in detect(rt, load_posts(rt, post_ids), rt.clock()):
         queue_notify(alert.id)
+
+
+@dramatiq.actor(
+    queue_name="infopole-ingest",
+    max_retries=5,
+    retry_when=retry_policy(5),
+    min_backoff=1_000,
+    max_backoff=60_000,
+    time_limit=120_000,
+    on_retry_exhausted="dead_letter",
+)
+def ingest_history(source: str, items: list[dict[str, Any]]) -> None:
+    """Store a batch of past items (the demo's history): their incidents and conflicts, no spike checks.
+
+    The stored posts are the spike baselines' history; spike and резонанс alerts are for what comes live.
+    """
+    rt = get_runtime()
+    check_disk(rt, queue_notify)
+    result = ingest_items(rt, source, items)
+    posts = load_posts(rt, result.post_ids)
+    now = rt.clock()
+    found = [*detect_conflicts(rt, posts, now), *update_incidents(rt, posts, now)]
+    for alert in found:
+        if rt.store.add_alert(alert):
+            queue_notify(alert.id)
 
 
 @dramatiq.actor(
