@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from typing import Any, cast
 
 import dramatiq
@@ -42,6 +43,26 @@ from worker.runtime import get_runtime
 log = logging.getLogger(__name__)
 
 broker = setup_broker()
+
+
+def _build_runtime() -> None:
+    """Build this process's runtime now; a failure is logged and retried with the first message."""
+    try:
+        get_runtime()
+    except Exception:
+        log.exception("worker runtime could not be built at boot; the first message tries again")
+
+
+class BuildRuntimeAtBoot(dramatiq.Middleware):
+    """Build a worker process's runtime (store, profile, models) as soon as it boots, not with its
+    first message, so the first batch does not wait for it."""
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        """Start the build in the background (messages wait for it on the runtime's lock)."""
+        threading.Thread(target=_build_runtime, name="runtime-build", daemon=True).start()
+
+
+broker.add_middleware(BuildRuntimeAtBoot())
 
 #: Dead-letter file under the data directory: one JSON line per message whose retries ran out.
 DEAD_LETTER_FILE = "dead-letters.jsonl"
