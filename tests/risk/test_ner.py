@@ -54,6 +54,10 @@ def test_ner_is_needed_only_without_a_street_and_with_a_proper_noun_or_street_wo
     assert needs_ner(analyse("яма на проспекте у школы"), [])
     assert not needs_ner(analyse("нет воды третий день"), [])
     assert not needs_ner(analyse("Нет воды. Когда дадут?"), [])  # capitals only at sentence starts
+    assert not needs_ner(analyse("Владимир, Транспортная карта не работает"), [])  # a name, no preposition
+    assert not needs_ner(analyse("писали в ЦУР и в МФЦ, ЖИТЕЛИ НА ОСТАНОВКЕ ЖДУТ"), [])  # all capitals
+    assert needs_ner(analyse("первый больной из округа Штарнберг"), [])
+    assert needs_ner(analyse("билет до Сочи стоит 40 тысяч"), [])
     street = Understander(PROFILE).gazetteer.find_text("нет воды на ул. Ленина 15")
     assert not needs_ner(analyse("нет воды на ул. Ленина 15 Иван"), street)
 
