@@ -31,6 +31,7 @@ from index.models import (
     as_utc,
 )
 from index.sqlite_counts import HourlyCountsCache, log_hours
+from index.sqlite_reads import all_posts, fulltext_total, read_along_time, rollup_total
 from index.sqlite_schema import GROUP_BITS, GROUPINGS, SchemaTooNew, hour_bucket, migrate, register_functions
 from index.store import (
     AlertQuery,
@@ -357,12 +358,21 @@ class SqliteStore:
         return None if row is None else Post.model_validate_json(row[0])
 
     @staticmethod
-    def _post_filter(query: PostQuery) -> tuple[str, list[Any]]:
-        """Return the WHERE clause (or '') and its parameters for `query`."""
+    def _post_filter(query: PostQuery, fts_per_row: bool = False) -> tuple[str, list[Any]]:
+        """Return the WHERE clause (or '') and its parameters for `query`.
+
+        With `fts_per_row` the full text is checked post by post (for a scan along an index).
+        """
         clauses: list[str] = []
         params: list[Any] = []
         if query.text is not None and (match := fts_query(query.text)) is not None:
-            clauses.append("rowid IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)")
+            if fts_per_row:
+                clauses.append(
+                    "EXISTS (SELECT 1 FROM posts_fts "
+                    "WHERE posts_fts MATCH ? AND posts_fts.rowid = posts.rowid)"
+                )
+            else:
+                clauses.append("rowid IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)")
             params.append(match)
         if query.since is not None:
             clauses.append("published_at >= ?")
@@ -385,12 +395,32 @@ class SqliteStore:
         _check_paging(query.limit, query.offset)
         where, params = self._post_filter(query)
         order = "DESC" if query.newest_first else "ASC"
+        by = f"ORDER BY published_at {order}, id {order}"
+        match = None if query.text is None else fts_query(query.text)
         with self._read() as conn:
-            total = int(conn.execute(f"SELECT count(*) FROM posts{where}", params).fetchone()[0])
-            rows = conn.execute(
-                f"SELECT data FROM posts{where} ORDER BY published_at {order}, id {order} LIMIT ? OFFSET ?",
-                [*params, query.limit, query.offset],
-            ).fetchall()
+
+            def count(part: PostQuery) -> int:
+                part_where, part_params = self._post_filter(part)
+                return int(conn.execute(f"SELECT count(*) FROM posts{part_where}", part_params).fetchone()[0])
+
+            total = rollup_total(conn, query, match is not None, count)
+            if total is None:
+                total = fulltext_total(conn, query, match)
+            if total is None:
+                total = count(query)
+            if match is None:
+                sql = f"SELECT data FROM posts{where} {by} LIMIT ? OFFSET ?"
+            elif read_along_time(total, query.offset + query.limit, all_posts(conn)):
+                # A common word: walk the time index, checking each post's full text, until the page fills.
+                where, params = self._post_filter(query, fts_per_row=True)
+                sql = f"SELECT data FROM posts INDEXED BY posts_published{where} {by} LIMIT ? OFFSET ?"
+            else:
+                # A rarer word: sort the matches' keys only, then read the page's rows.
+                sql = (
+                    f"SELECT data FROM posts WHERE rowid IN "
+                    f"(SELECT rowid FROM posts{where} {by} LIMIT ? OFFSET ?) {by}"
+                )
+            rows = conn.execute(sql, [*params, query.limit, query.offset]).fetchall()
         return Page(items=[Post.model_validate_json(row[0]) for row in rows], total=total)
 
     def count_posts(self, query: PostQuery) -> int:
@@ -613,8 +643,11 @@ class SqliteStore:
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         with self._read() as conn:
             total = int(conn.execute(f"SELECT count(*) FROM incidents{where}", params).fetchone()[0])
+            # Sort the keys only, then read the page's rows (the sorter would carry every row's JSON).
+            by = "ORDER BY created_at DESC, id DESC"
             rows = conn.execute(
-                f"SELECT data FROM incidents{where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+                f"SELECT data FROM incidents WHERE rowid IN "
+                f"(SELECT rowid FROM incidents{where} {by} LIMIT ? OFFSET ?) {by}",
                 [*params, query.limit, query.offset],
             ).fetchall()
         return Page(items=[Incident.model_validate_json(row[0]) for row in rows], total=total)

@@ -168,6 +168,15 @@ _V6 = (
     "CREATE INDEX deliveries_status ON deliveries(status, seq)",
 )
 
+_V7 = (
+    # Pages of incidents by status or recipient, newest first, sorted from the index alone (the
+    # id breaks ties), instead of looking up every matching row for its id.
+    "CREATE INDEX incidents_status_page ON incidents(status, created_at, id)",
+    "CREATE INDEX incidents_recipient_page ON incidents(recipient, created_at, id)",
+    "DROP INDEX incidents_status",
+    "DROP INDEX incidents_recipient",
+)
+
 #: Every migration, in order; append new ones, never edit applied ones.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "posts, full text, incidents, alerts, source states, pages", _V1),
@@ -176,6 +185,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "content-plan decisions", _V4),
     Migration(5, "log of the hours whose rollups changed (counts cache)", _V5),
     Migration(6, "alert subscriptions and the delivery log", _V6),
+    Migration(7, "covering indexes for incident pages by status and by recipient", _V7),
 )
 
 #: The schema version this code writes.
