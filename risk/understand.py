@@ -23,7 +23,7 @@ from index.profile import Profile
 from risk.aggression import AggressionScorer
 from risk.embedding import EmbeddingUnavailable
 from risk.kinds import KindClassifier
-from risk.ner import tag
+from risk.ner import one_blas_thread, tag
 from risk.places import Gazetteer, needs_ner, ner_places
 from risk.sectors import REVIEW_THRESHOLD, SECTORS, TOPIC_GROUPS, LexiconSectorModel
 from risk.text import Doc, analyse
@@ -140,16 +140,19 @@ class Understander:
     def understand_many(self, posts: Sequence[Post]) -> list[Post]:
         """Return enriched copies of posts, in order; one bad post never stops the batch."""
         ctxs = [self._context(p) for p in posts]
-        for name, stage in self._stages:
-            try:
-                stage(ctxs)
-            except Exception:
-                log.exception("стадия %s упала на пакете из %d сообщений, повтор по одному", name, len(ctxs))
-                for ctx in ctxs:
-                    try:
-                        stage([ctx])
-                    except Exception:
-                        log.exception("стадия %s упала на сообщении %s", name, ctx.post.id)
+        with one_blas_thread():  # processes give the parallelism; BLAS threads only spin on small batches
+            for name, stage in self._stages:
+                try:
+                    stage(ctxs)
+                except Exception:
+                    log.exception(
+                        "стадия %s упала на пакете из %d сообщений, повтор по одному", name, len(ctxs)
+                    )
+                    for ctx in ctxs:
+                        try:
+                            stage([ctx])
+                        except Exception:
+                            log.exception("стадия %s упала на сообщении %s", name, ctx.post.id)
         return [ctx.post.model_copy(update=ctx.out) for ctx in ctxs]
 
     @staticmethod

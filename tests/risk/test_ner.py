@@ -93,3 +93,16 @@ def test_ner_keeps_the_step_fast_enough() -> None:
     out = u.understand_many(posts)
     rate = len(posts) / (time.perf_counter() - start)
     assert all(p.places for p in out) and rate >= 150  # every post needs NER here: the worst case
+
+
+def test_blas_runs_on_one_thread_inside_and_comes_back_after() -> None:
+    from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
+
+    from risk.ner import one_blas_thread
+
+    before = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    with one_blas_thread():
+        inside = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    after = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    assert all(n == 1 for n in inside)
+    assert after == before
