@@ -71,6 +71,15 @@ NOTIFY_TIME_LIMIT_MS = 60_000
 #: TTL of an address's flush lock (ms): renewed while held, so it only bounds how long a killed
 #: worker keeps an address blocked.
 FLUSH_LOCK_MS = 15_000
+#: How long one delivery sweep may take (ms).
+SWEEP_TIME_LIMIT_MS = 300_000
+
+
+def _send_budget_s(time_limit_ms: int) -> float:
+    """Return how long a notify run may start sends (s): its limit less a send's and a store write's wait."""
+    rt = get_runtime()
+    margin_s = 2 * rt.settings.notify.timeout_s + 15.0
+    return max(5.0, time_limit_ms / 1000 - margin_s)
 
 
 def _redis() -> Redis:
@@ -249,10 +258,14 @@ def notify(alert_id: str) -> None:
         finally:
             release_sending(client, alert_id)
         return
-    report = _notifier().notify(alert_id)
+    report = _notifier().notify(alert_id, budget_s=_send_budget_s(NOTIFY_TIME_LIMIT_MS))
     if report.errors:
         log.warning("notify %s: not every address got it yet: %s", alert_id, report.errors[-1])
         raise DeliveryError(report.errors[-1])
+    if report.out_of_time and report.pending:
+        log.info("notify %s: out of time with deliveries left; queued again", alert_id)
+        queue_notify(alert_id)
+        return
     # Sent, or handed over: a busy address is flushed again by the process holding it, and what waits
     # for a back-off or a digest is sent by the periodic sweep.
     mark_delivered(client, alert_id)
@@ -264,12 +277,12 @@ def notify(alert_id: str) -> None:
     retry_when=retry_policy(3),
     min_backoff=5_000,
     max_backoff=60_000,
-    time_limit=300_000,
+    time_limit=SWEEP_TIME_LIMIT_MS,
     on_retry_exhausted="dead_letter",
 )
 def sweep_deliveries(slot: str) -> None:
     """Send what is due in the delivery log: retries after back-off, digests after quiet hours."""
-    report = _notifier().sweep()
+    report = _notifier().sweep(budget_s=_send_budget_s(SWEEP_TIME_LIMIT_MS))
     if report.sent or report.failed or report.retrying:
         log.info(
             "delivery sweep %s: %d sent, %d failed, %d retrying",

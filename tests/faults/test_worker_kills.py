@@ -8,8 +8,8 @@ started again each time, then:
 - the store holds exactly the posts of a reference run in this process (same ids, same understanding,
   hourly rollups counting each once);
 - every incident holds exactly the posts of the reference run's incident, each post once;
-- no incident transition is lost: every escalation level an incident reached has its audit entry and
-  its overdue alert, once, and no step that is due is left unapplied;
+- no incident transition is lost: every escalation level an incident reached has its audit entry once
+  and is told in an overdue alert once per audience, and no step that is due is left unapplied;
 - every stored alert reached the webhook, and no delivery the webhook completed was repeated (a
   request cut off by the kill is repeated, as at-least-once delivery must; its body carries the alert
   id so a receiver can tell).
@@ -28,11 +28,12 @@ import pytest
 
 from crawlers.demo import DEMO_PROFILE_PATH
 from crawlers.demo.generator import generate
-from index.models import AlertKind, Incident, Post
+from index.models import Incident, Post
 from index.profile import load_profile
 from index.sqlite import SqliteStore
 from index.store import AlertQuery, IncidentQuery, PostQuery
 from infopole.settings import Settings
+from risk.alerts import told_steps
 from risk.deadlines import calendar_for
 from risk.incidents import due_escalations, incident_id_for, needs_incident, sla_for
 from tests.faults.conftest import scale
@@ -171,16 +172,20 @@ def test_worker_killed_at_random_points_keeps_the_store_true(
         i for i, inc in reference.items() if any(needs_incident(expected_posts[p]) for p in inc.post_ids)
     }
 
-    # No transition lost: each level reached is audited once and alerted once; nothing due is left.
+    # No transition lost: each level reached is audited once and told once to each audience (a run's
+    # steps go out as one alert per recipient and one digest for the head; risk.alerts.told_steps reads
+    # which steps an alert tells of); nothing due is left.
     alerts = store.query_alerts(AlertQuery(limit=100_000)).items
-    overdue = Counter((a.incident_id, a.details["level"]) for a in alerts if a.kind == AlertKind.overdue)
+    told = Counter((key[0], key[3], a.details.get("audience")) for a in alerts for key in told_steps(a))
     profile = load_profile(DEMO_PROFILE_PATH)
     escalated = 0
     for incident in incidents.values():
         levels = Counter(e.action for e in incident.audit if e.action.startswith("эскалация"))
         for level in range(1, incident.escalation_level + 1):
             assert levels[f"эскалация, уровень {level}"] == 1, f"{incident.id}: level {level} audit"
-            assert overdue[(incident.id, level)] == 1, f"{incident.id}: level {level} has no single alert"
+            tellings = [n for (iid, lvl, _), n in told.items() if (iid, lvl) == (incident.id, level)]
+            assert tellings, f"{incident.id}: level {level} was never told"
+            assert max(tellings) == 1, f"{incident.id}: level {level} told twice to one audience"
         calendar = calendar_for(profile, incident.recipient)
         due = due_escalations(incident, now, sla_for(profile, incident.recipient), calendar)
         assert not due, f"{incident.id}: a due escalation was never applied"

@@ -10,10 +10,22 @@ to the delivery's log and the address stops there until the back-off passes (bas
 at most `retry_max_s`, longer when the channel asks), so later alerts never overtake an earlier one; a
 permanent refusal (unknown chat, bad address) fails that delivery at once and the rest go on. A delivery
 is marked sent right after the channel accepted it — first in Redis (`SentMarks`, a fast write no other
-writer holds up), then in the log — and webhooks also carry the delivery id so a receiver can drop the
-rare repeat after a crash between "accepted" and the Redis mark. Held deliveries whose time has come go out
-together as one digest. An alert acknowledged before its message left is skipped. One process flushes
-one address at a time (`lock`: a Redis mutex in the workers, a thread lock by default).
+writer holds up), then in the log. Held deliveries whose time has come go out together as one digest. An
+alert acknowledged before its message left is skipped. One process flushes one address at a time
+(`lock`: a Redis mutex in the workers, a thread lock by default).
+
+Once per channel per recipient. Before a message leaves, its delivery (or digest) is claimed in
+`SentMarks`; the claim is dropped after a failed attempt and superseded by the sent mark after success.
+A claim found with no sent mark means the attempt before died mid-send (SIGKILL, a time limit), and
+whether the message arrived is unknown; the flush lock makes sure nobody else is sending it now. Then:
+
+- Telegram and e-mail are at most once: the delivery is not repeated, it is marked failed with a note
+  saying so (a person must not get the same alert twice; the log and the API show the doubt);
+- a webhook is repeated, with the same delivery id in its `X-Infopole-Delivery` header and body, so
+  the receiver drops a repeat it did accept (at least once, deduplicated by the receiver).
+
+A run stops starting new sends when its time budget is spent (`budget_s`, below the actor's time limit),
+so a time limit never interrupts a send whose answer already came back; what is left goes next run.
 """
 
 from __future__ import annotations
@@ -63,6 +75,12 @@ log = logging.getLogger(__name__)
 FLUSH_LIMIT = 500
 #: Times one flush takes the address again for deliveries planned while it held it.
 FLUSH_ROUNDS = 20
+#: Channels sent at most once: after a crash mid-send the message is not repeated (see the module doc).
+AT_MOST_ONCE = frozenset({ChannelKind.telegram, ChannelKind.email})
+#: The note of a delivery whose sending was cut off on an at-most-once channel (Russian).
+INTERRUPTED_NOTE = (
+    "отправка прервана сбоем, дошло ли сообщение — неизвестно; не повторяется, чтобы не прислать дважды"
+)
 #: Statuses that still have to go out.
 OPEN = (DeliveryStatus.pending, DeliveryStatus.held)
 
@@ -93,11 +111,13 @@ class FlushReport:
     busy: list[str] = field(default_factory=list)  # destinations another process was flushing
     errors: list[str] = field(default_factory=list)  # Russian, one per failed attempt
     pending: list[str] = field(default_factory=list)  # `notify`: the alert's deliveries still to go now
+    out_of_time: bool = False  # the run's time budget ran out before everything due was sent
 
     def merge(self, other: FlushReport) -> FlushReport:
         """Return this report with `other` appended."""
         for name in ("sent", "failed", "retrying", "skipped", "busy", "errors", "pending"):
             getattr(self, name).extend(getattr(other, name))
+        self.out_of_time = self.out_of_time or other.out_of_time
         return self
 
     @property
@@ -179,6 +199,14 @@ class SentMarks(Protocol):
         """Record that the channel accepted the delivery or digest `key`."""
         ...
 
+    def claim(self, key: str) -> bool:
+        """Record that `key` is about to be sent; return False if an earlier attempt claimed it already."""
+        ...
+
+    def release(self, key: str) -> None:
+        """Drop the claim of `key` after an attempt that surely failed (the next one is a plain retry)."""
+        ...
+
 
 #: How long a channel's acceptance is remembered in Redis (s).
 SENT_MARK_TTL_S = 30 * 24 * 3600
@@ -197,6 +225,14 @@ class RedisSentMarks:
     def mark_sent(self, key: str) -> None:
         """Mark `key` sent."""
         self.client.set(f"infopole:notify:sent:{key}", "1", ex=SENT_MARK_TTL_S)
+
+    def claim(self, key: str) -> bool:
+        """Claim `key` for sending (SET NX); return False if a claim was there already."""
+        return bool(self.client.set(f"infopole:notify:sending:{key}", "1", nx=True, ex=SENT_MARK_TTL_S))
+
+    def release(self, key: str) -> None:
+        """Drop the claim of `key`."""
+        self.client.delete(f"infopole:notify:sending:{key}")
 
 
 def delivery_id(alert_id: str, subscription_id: str, channel: NotifyChannel) -> str:
@@ -228,6 +264,8 @@ class Notifier:
         self.lock = lock
         self.sent_marks = sent_marks
         self.senders = senders or self._default_senders()
+        self._deadline: float | None = None  # time.monotonic() after which no new send starts
+        self._last_error = DeliveryError("")  # the error of the last failed `_dispatch_once`
 
     # Channels
 
@@ -326,8 +364,17 @@ class Notifier:
                     created.append(delivery)
         return created
 
-    def notify(self, alert_id: str) -> FlushReport:
-        """Plan the deliveries of one alert and flush every address it goes to."""
+    def _start_budget(self, budget_s: float | None) -> None:
+        """Start the time budget of one run (None: no limit)."""
+        self._deadline = None if budget_s is None else time.monotonic() + budget_s
+
+    def _out_of_time(self) -> bool:
+        """Return whether the run's time budget is spent."""
+        return self._deadline is not None and time.monotonic() > self._deadline
+
+    def notify(self, alert_id: str, budget_s: float | None = None) -> FlushReport:
+        """Plan the deliveries of one alert and flush every address it goes to (for at most `budget_s`)."""
+        self._start_budget(budget_s)
         alert = self.store.get_alert(alert_id)
         if alert is None:
             log.warning("notify: alert %s not found", alert_id)
@@ -343,8 +390,9 @@ class Notifier:
         report.pending = [d.id for d in after.items]
         return report
 
-    def sweep(self) -> FlushReport:
+    def sweep(self, budget_s: float | None = None) -> FlushReport:
         """Flush every address that has deliveries left (retries, digests after quiet hours)."""
+        self._start_budget(budget_s)
         page = self.store.query_deliveries(DeliveryQuery(status=list(OPEN), limit=10_000))
         report = FlushReport()
         for destination in dict.fromkeys(d.destination for d in page.items):
@@ -399,9 +447,15 @@ class Notifier:
                 continue
             if waiting:
                 return  # a retry back-off: later deliveries keep their place behind this one
+            if self._out_of_time():
+                report.out_of_time = True
+                return
             if not self._send_one(delivery, alert, now, report):
                 return
         if due_held:
+            if self._out_of_time():
+                report.out_of_time = True
+                return
             self._send_digest(due_held, now, report)
 
     def _backoff(self, attempts: int, error: DeliveryError) -> timedelta:
@@ -510,6 +564,57 @@ class Notifier:
         data["ack_url"] = self.ack_url(alert.id, delivery.subscription_id)
         return data
 
+    def _claim(self, key: str, kind: ChannelKind) -> bool:
+        """Claim a delivery or digest for sending; return False when an earlier attempt was cut off
+        mid-send on an at-most-once channel (a webhook is sent again: its receiver deduplicates)."""
+        if self.sent_marks is None or self.sent_marks.claim(key):
+            return True
+        if kind in AT_MOST_ONCE:
+            return False
+        log.warning("delivery %s: the previous attempt was cut off mid-send; sent again (same id)", key)
+        return True
+
+    def _interrupted(self, deliveries: Sequence[Delivery], now: datetime, report: FlushReport) -> None:
+        """Fail deliveries whose sending was cut off on an at-most-once channel: never sent twice."""
+        for delivery in deliveries:
+            self.store.save_delivery(
+                delivery.model_copy(
+                    update={
+                        "status": DeliveryStatus.failed,
+                        "attempts": [
+                            *delivery.attempts,
+                            DeliveryAttempt(at=now, ok=False, error=INTERRUPTED_NOTE),
+                        ],
+                        "last_error": INTERRUPTED_NOTE,
+                        "next_attempt_at": None,
+                        "note": INTERRUPTED_NOTE,
+                    }
+                )
+            )
+            report.failed.append(delivery.id)
+            log.error("delivery %s to %s: %s", delivery.id, delivery.destination, INTERRUPTED_NOTE)
+
+    def _dispatch_once(self, channel: NotifyChannel, message: Message, body: bytes, key: str) -> bool:
+        """Send under the claim of `key`; return True when the channel accepted it (marked sent at once).
+
+        On a DeliveryError the claim is dropped (the next attempt is a plain retry), the error kept in
+        `_last_error` and False returned. The sent mark is written in `finally`, so an exception raised
+        into this thread after the channel answered (a time limit) cannot make it look unsent.
+        """
+        accepted = False
+        try:
+            self._dispatch(channel, message, body, key)
+            accepted = True
+        except DeliveryError as error:
+            self._last_error = error
+            if self.sent_marks is not None:
+                self.sent_marks.release(key)
+            return False
+        finally:
+            if accepted and self.sent_marks is not None:
+                self.sent_marks.mark_sent(key)
+        return True
+
     def _send_one(self, delivery: Delivery, alert: Alert, now: datetime, report: FlushReport) -> bool:
         """Send one delivery; return whether the address may go on to the next one."""
         if self.sent_marks is not None and self.sent_marks.was_sent(delivery.id):
@@ -517,14 +622,13 @@ class Notifier:
             self._finish(delivery, DeliveryStatus.sent, now, attempted=True)
             report.sent.append(delivery.id)
             return True
+        if not self._claim(delivery.id, delivery.channel):
+            self._interrupted([delivery], now, report)
+            return True
         message = render_alert(alert, self.ack_url(alert.id, delivery.subscription_id))
         body = json.dumps(self._alert_json(alert, delivery), ensure_ascii=False).encode("utf-8")
-        try:
-            self._dispatch(self._channel(delivery), message, body, delivery.id)
-        except DeliveryError as error:
-            return self._failed_attempt([delivery], error, now, report)
-        if self.sent_marks is not None:
-            self.sent_marks.mark_sent(delivery.id)
+        if not self._dispatch_once(self._channel(delivery), message, body, delivery.id):
+            return self._failed_attempt([delivery], self._last_error, now, report)
         self._finish(delivery, DeliveryStatus.sent, now, attempted=True)
         report.sent.append(delivery.id)
         log.info("alert %s sent to %s", alert.id, delivery.destination)
@@ -553,13 +657,12 @@ class Notifier:
         ).encode("utf-8")
         already = self.sent_marks is not None and self.sent_marks.was_sent(digest)
         if not already:
-            try:
-                self._dispatch(self._channel(deliveries[0]), message, body, digest)
-            except DeliveryError as error:
-                self._failed_attempt(deliveries, error, now, report)
+            if not self._claim(digest, deliveries[0].channel):
+                self._interrupted(deliveries, now, report)
                 return
-            if self.sent_marks is not None:
-                self.sent_marks.mark_sent(digest)
+            if not self._dispatch_once(self._channel(deliveries[0]), message, body, digest):
+                self._failed_attempt(deliveries, self._last_error, now, report)
+                return
         for delivery in deliveries:
             self._finish(delivery, DeliveryStatus.digested, now, digest_id=digest, attempted=True)
             report.sent.append(delivery.id)
