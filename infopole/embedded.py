@@ -254,10 +254,59 @@ def run_embedded(*, demo: bool, host: str, port: int, speed: float, workers: int
 
 def _replay_demo(store: Store, data_dir: Path, speed: float, stop: threading.Event) -> None:
     """Write the demo stream unless it is there, then replay it (run in a thread)."""
-    from crawlers.demo.generator import write_demo
-
     demo_dir = data_dir / "demo"
     stream = demo_dir / "stream.jsonl.gz"
     if not stream.exists():
-        stream = write_demo(demo_dir).stream
+        stream = demo_files(demo_dir) / "stream.jsonl.gz"
     replay_stream(store, stream, speed, stop)
+
+
+#: The demo's files (crawlers.demo.generator.write_demo).
+DEMO_FILES = ("stream.jsonl.gz", "truth.json", "labels.jsonl.gz")
+
+
+def demo_cache_dir() -> Path:
+    """Return where generated demo streams are kept between runs, one folder per generator version."""
+    import hashlib
+
+    import crawlers.demo
+
+    source = Path(crawlers.demo.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(source.iterdir()):
+        if path.suffix in (".py", ".yaml"):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "infopole" / "demo" / digest.hexdigest()[:16]
+
+
+def demo_files(demo_dir: Path) -> Path:
+    """Put the demo's files in `demo_dir`: copied from the cache, else generated (and cached); return it.
+
+    The generator is deterministic, so a stream generated once per generator version serves every new
+    data directory (generating it costs seconds of the newcomer's first minute).
+    """
+    import shutil
+    import tempfile
+
+    from crawlers.demo.generator import write_demo
+
+    cache = demo_cache_dir()
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    if all((cache / name).is_file() for name in DEMO_FILES):
+        for name in DEMO_FILES:
+            shutil.copyfile(cache / name, demo_dir / name)
+        return demo_dir
+    write_demo(demo_dir)
+    staging: Path | None = None
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=cache.parent))
+        for name in DEMO_FILES:
+            shutil.copyfile(demo_dir / name, staging / name)
+        staging.rename(cache)  # atomic; another process that cached it first wins
+    except OSError as exc:
+        log.info("demo stream not cached (%s): generated again next time", exc)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+    return demo_dir

@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+
+from infopole.embedded import DEMO_FILES, demo_cache_dir, demo_files
 
 #: What the issue promises a newcomer (s).
 FIRST_MINUTE_S = 60
@@ -23,7 +26,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def test_the_demo_stream_is_generated_once_and_copied_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first = demo_files(tmp_path / "one" / "demo")
+    cache = demo_cache_dir()
+    assert cache.is_relative_to(tmp_path / "cache")
+    assert all((cache / name).read_bytes() == (first / name).read_bytes() for name in DEMO_FILES)
+    (cache / "truth.json").write_text("{}", encoding="utf-8")  # the copy comes from the cache
+    second = demo_files(tmp_path / "two" / "demo")
+    assert (second / "truth.json").read_text(encoding="utf-8") == "{}"
+    assert (second / "stream.jsonl.gz").read_bytes() == (first / "stream.jsonl.gz").read_bytes()
+
+
 def test_demo_shows_incidents_spike_and_conflict_within_a_minute(tmp_path: Path) -> None:
+    # The stream is generated once per machine (the first `make run`); the minute is the one after.
+    demo_files(tmp_path / "warm")
     port = free_port()
     env = dict(os.environ, INFOPOLE_DATA_DIR=str(tmp_path), INFOPOLE_ENV="development")
     for name in ("REDIS__URL", "INFOPOLE_CLOCK", "INFOPOLE_PROFILE", "API__KEYS"):
