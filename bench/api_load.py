@@ -5,13 +5,17 @@ The store (sqlite, the embedded backend) is filled with `--posts` synthetic post
 kept under the system temp directory and reused. The API runs as `infopole run` serves it — one
 uvicorn process with the app from api.app.create_app — in a child process; the load comes from `wrk`
 (Debian package) on loopback, `--connections` connections for `--duration` seconds per endpoint, or
-from a Python asyncio client when wrk is missing. Figures per endpoint: p50/p95/p99 latency (ms),
-requests/s and errors (non-2xx and socket errors), the median over `--runs` runs. /indicators scans
-every post of its period, so it is timed one request at a time instead. The API's rate limits are
-lifted for the run: this measures capacity.
+from a Python asyncio client when wrk is missing. Each connection is a user who pauses about
+`--think-ms` (uniformly 0.5–1.5×) between requests, as a person reading the page does; with
+`--think-ms 0` they never pause, so the figures are the server's saturation (latency ≈ connections ÷
+capacity). Figures per endpoint: p50/p95/p99 latency (ms, wrk's, pauses excluded), requests/s and
+errors (non-2xx and socket errors), the server's CPU time per request (what the endpoint costs
+whatever else loads the machine), the median over `--runs` runs. /indicators scans every post of
+its period, so it is timed one request at a time instead (`--slow-calls` per run). The API's rate
+limits are lifted for the run: this measures capacity.
 
 Usage: .venv/bin/python bench/api_load.py [--posts 1000000] [--connections 50] [--duration 20]
-       [--runs 3] [--store FILE]
+       [--runs 3] [--think-ms 1000] [--slow-calls 1] [--store FILE]
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -58,6 +64,11 @@ SLOW_ENDPOINTS: list[tuple[str, str]] = [("indicators: 7 days", "/indicators")]
 
 _WRK_SCRIPT = """
 wrk.headers["X-API-Key"] = "%s"
+local think_ms = %d
+function delay()
+  if think_ms <= 0 then return 0 end
+  return math.random(math.floor(think_ms / 2), math.floor(think_ms * 3 / 2))
+end
 done = function(summary, latency, requests)
   local errors = summary.errors.connect + summary.errors.read + summary.errors.write
     + summary.errors.status + summary.errors.timeout
@@ -78,6 +89,7 @@ class Figures:
     p99_ms: float
     rps: float
     errors: int
+    cpu_ms: float = float("nan")  # the server's CPU time per request (load-independent cost)
 
 
 def store_path(posts: int) -> Path:
@@ -176,10 +188,10 @@ def start_server(path: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("API не запустился за 120 с")
 
 
-def wrk_load(url: str, connections: int, duration_s: int) -> Figures:
-    """Load `url` with wrk; return its figures."""
+def wrk_load(url: str, connections: int, duration_s: int, think_ms: int = 0) -> Figures:
+    """Load `url` with wrk, each connection pausing about `think_ms` between requests; return its figures."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-        fh.write(_WRK_SCRIPT % KEY)
+        fh.write(_WRK_SCRIPT % (KEY, think_ms))
         script = fh.name
     try:
         threads = str(min(connections, os.cpu_count() or 1))
@@ -208,8 +220,10 @@ def wrk_load(url: str, connections: int, duration_s: int) -> Figures:
     return Figures(data["p50"], data["p95"], data["p99"], data["requests"] / data["seconds"], data["errors"])
 
 
-async def _python_load(url: str, connections: int, duration_s: int) -> Figures:
+async def _python_load(url: str, connections: int, duration_s: int, think_ms: int = 0) -> Figures:
     """Load `url` with `connections` asyncio clients; return the figures (wrk's fallback)."""
+    import random
+
     import httpx
 
     latencies: list[float] = []
@@ -227,6 +241,8 @@ async def _python_load(url: str, connections: int, duration_s: int) -> Figures:
             except httpx.HTTPError:
                 errors += 1
             latencies.append((time.perf_counter() - started) * 1000)
+            if think_ms > 0:
+                await asyncio.sleep(random.uniform(think_ms / 2, think_ms * 1.5) / 1000)
 
     limits = httpx.Limits(max_connections=connections)
     async with httpx.AsyncClient(headers={"X-API-Key": KEY}, limits=limits, timeout=10) as http:
@@ -241,11 +257,11 @@ async def _python_load(url: str, connections: int, duration_s: int) -> Figures:
     return Figures(pct(0.5), pct(0.95), pct(0.99), len(latencies) / elapsed, errors)
 
 
-def load(url: str, connections: int, duration_s: int) -> Figures:
+def load(url: str, connections: int, duration_s: int, think_ms: int = 0) -> Figures:
     """Load `url` with wrk if installed, else with the Python client."""
     if shutil.which("wrk"):
-        return wrk_load(url, connections, duration_s)
-    return asyncio.run(_python_load(url, connections, duration_s))
+        return wrk_load(url, connections, duration_s, think_ms)
+    return asyncio.run(_python_load(url, connections, duration_s, think_ms))
 
 
 def sequential(url: str, calls: int) -> Figures:
@@ -274,17 +290,32 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=30)
 
 
-def measure(path: Path, connections: int, duration_s: int, runs: int) -> dict[str, Figures]:
-    """Return the median figures per endpoint over `runs` runs (each run a fresh server)."""
-    results: dict[str, list[Figures]] = {name: [] for name, _ in ENDPOINTS + SLOW_ENDPOINTS}
+def measure(
+    path: Path, connections: int, duration_s: int, runs: int, think_ms: int = 0, slow_calls: int = 1
+) -> dict[str, Figures]:
+    """Return the median figures per endpoint over `runs` runs (each run a fresh server).
+
+    Each connection pauses about `think_ms` between its requests (0: none, the server's capacity);
+    the slow endpoints are called `slow_calls` times one after another per run (0: not at all).
+    """
+    slow = SLOW_ENDPOINTS if slow_calls > 0 else []
+    results: dict[str, list[Figures]] = {name: [] for name, _ in ENDPOINTS + slow}
     for _ in range(runs):
         proc, base = start_server(path)
         try:
+            server = psutil.Process(proc.pid)
             for name, query in ENDPOINTS:
-                load(base + query, connections, 2)  # warm-up
-                results[name].append(load(base + query, connections, duration_s))
-            for name, query in SLOW_ENDPOINTS:
-                results[name].append(sequential(base + query, 3))
+                load(base + query, connections, 2, think_ms)  # warm-up
+                cpu_before = sum(server.cpu_times()[:2])
+                figures = load(base + query, connections, duration_s, think_ms)
+                cpu_s = sum(server.cpu_times()[:2]) - cpu_before
+                figures.cpu_ms = cpu_s * 1000 / max(1.0, figures.rps * duration_s)
+                results[name].append(figures)
+            for name, query in slow:
+                cpu_before = sum(server.cpu_times()[:2])
+                figures = sequential(base + query, slow_calls)
+                figures.cpu_ms = (sum(server.cpu_times()[:2]) - cpu_before) * 1000 / slow_calls
+                results[name].append(figures)
         finally:
             stop_server(proc)
     return {
@@ -294,6 +325,7 @@ def measure(path: Path, connections: int, duration_s: int, runs: int) -> dict[st
             statistics.median(f.p99_ms for f in figures),
             statistics.median(f.rps for f in figures),
             sum(f.errors for f in figures),
+            statistics.median(f.cpu_ms for f in figures),
         )
         for name, figures in results.items()
     }
@@ -316,6 +348,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--think-ms",
+        type=int,
+        default=1000,
+        help="each client's pause between requests, ms (about; 0 = none: the server's capacity)",
+    )
+    parser.add_argument("--slow-calls", type=int, default=1, help="calls of /indicators per run (0: skip)")
     parser.add_argument("--store", type=Path, default=None)
     parser.add_argument("--serve", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -325,15 +364,24 @@ def main() -> None:
         return
     path = ensure_store(args.posts, args.store)
     tool = "wrk" if shutil.which("wrk") else "python asyncio client"
+    think = f"pausing ~{args.think_ms} ms between requests" if args.think_ms > 0 else "no pauses"
     print(
-        f"{args.connections} clients ({tool}), {args.duration} s per endpoint, median of {args.runs} runs, "
-        f"{args.posts:,} posts, {os.cpu_count()} cores"
+        f"{args.connections} clients ({tool}, {think}), {args.duration} s per endpoint, median of "
+        f"{args.runs} runs, {args.posts:,} posts, {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f}",
+        flush=True,
     )
-    figures = measure(path, args.connections, args.duration, args.runs)
-    print(f"{'endpoint':28} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>7}")
+    figures = measure(path, args.connections, args.duration, args.runs, args.think_ms, args.slow_calls)
+    print(
+        f"{'endpoint':28} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>7} {'cpu ms':>7}"
+    )
     for name, f in figures.items():
-        note = "  (one client, 3 requests; p99 = max)" if name in dict(SLOW_ENDPOINTS) else ""
-        print(f"{name:28} {f.p50_ms:8.1f} {f.p95_ms:8.1f} {f.p99_ms:8.1f} {f.rps:8.1f} {f.errors:7d}{note}")
+        note = f"  (one client, {args.slow_calls} per run; p99 = max)" if name in dict(SLOW_ENDPOINTS) else ""
+        print(
+            f"{name:28} {f.p50_ms:8.1f} {f.p95_ms:8.1f} {f.p99_ms:8.1f} {f.rps:8.1f} {f.errors:7d} "
+            f"{f.cpu_ms:7.1f}{note}"
+        )
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -23,11 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -42,11 +44,15 @@ BATCH = 100
 #: Seconds between memory and progress samples.
 SAMPLE_S = 10.0
 QUEUES = ("infopole-ingest", "infopole-detect", "infopole-notify")
+#: Alert kinds raised by posts as they arrive (overdue and silent-source alerts come from the clock).
+POST_ALERTS = frozenset({"spike", "conflict", "story", "incident"})
+#: The replay cycle whose ids the warm-up batch uses (never reached by the run itself).
+WARM_CYCLE = 999_999
 
 
 @dataclass
 class Receiver:
-    """A loopback webhook noting the arrival time and posts of every alert."""
+    """A loopback webhook noting the arrival time and posts of every alert raised by posts."""
 
     arrivals: dict[str, tuple[float, list[str]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -63,9 +69,10 @@ class Receiver:
                 alerts = body.get("alerts", [body]) if isinstance(body, dict) else []
                 with receiver.lock:
                     for alert in alerts:
-                        receiver.arrivals.setdefault(
-                            str(alert.get("id")), (now, list(alert.get("post_ids", [])))
-                        )
+                        if alert.get("kind") in POST_ALERTS:
+                            receiver.arrivals.setdefault(
+                                str(alert.get("id")), (now, list(alert.get("post_ids", [])))
+                            )
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -121,10 +128,40 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run(minutes: float, rate: float, workers: int) -> dict[str, float]:
-    """Run the stack for `minutes` at `rate` posts/s offered; return the figures."""
-    from crawlers.demo.generator import generate
+def warm_up(ingest: Any, store: Any, items: list[dict[str, Any]], group_pid: int) -> None:
+    """Send 400 posts (ids of their own) and wait (3 min at most) until half are stored: warm workers."""
     from index.store import PostQuery
+
+    batch = [{**item, "date": int(time.time())} for item in cycled(items[: BATCH * 4], WARM_CYCLE)]
+    for start in range(0, len(batch), BATCH):
+        ingest.send("demo", batch[start : start + BATCH])
+    deadline = time.time() + 180
+    while time.time() < deadline and store.count_posts(PostQuery()) < len(batch) // 2:
+        time.sleep(1)
+    print(
+        f"warm: {store.count_posts(PostQuery())} posts stored, workers {group_rss(group_pid) / 2**20:.0f} MiB"
+    )
+
+
+def drain(broker: Any, limit_s: float) -> float:
+    """Wait until the queues are empty (at most `limit_s`); return the seconds it took (NaN: not empty)."""
+    started = time.time()
+    while time.time() - started < limit_s:
+        if sum(int(broker.do_qsize(q)) for q in QUEUES) == 0:
+            return time.time() - started
+        time.sleep(1)
+    return float("nan")
+
+
+def run(
+    minutes: float, rate: float, workers: int, drain_limit_s: float = 120.0, log_copy: Path | None = None
+) -> dict[str, float]:
+    """Run the stack for `minutes` at `rate` posts/s offered; return the figures.
+
+    After the run the queues get `drain_limit_s` to empty; the workers' log is copied to `log_copy`.
+    """
+    from crawlers.demo.generator import generate
+    from index.store import AlertQuery, PostQuery
     from infopole.embedded import EmbeddedStack
     from infopole.settings import Settings
     from worker.runtime import open_store
@@ -146,7 +183,8 @@ def run(minutes: float, rate: float, workers: int) -> dict[str, float]:
             from worker.broker import rebind_actors
 
             broker = rebind_actors(stack.env["REDIS__URL"])
-            time.sleep(5)  # imports and dictionaries, before the clock starts
+            warm_up(ingest, store, items, group.pid)
+            stored_before = store.count_posts(PostQuery())
             sent_at: dict[str, float] = {}
             samples: list[tuple[float, float, int, int]] = []  # (s, rss MiB, stored, backlog)
             started = time.time()
@@ -175,11 +213,16 @@ def run(minutes: float, rate: float, workers: int) -> dict[str, float]:
                 if pause > 0:
                     time.sleep(pause)
             elapsed = time.time() - started
-            stored = store.count_posts(PostQuery())
+            stored = store.count_posts(PostQuery()) - stored_before
             backlog = sum(int(broker.do_qsize(q)) for q in QUEUES)
+            drain_s = drain(broker, drain_limit_s)
+            time.sleep(min(drain_limit_s, 15.0))  # the last alerts' deliveries
+            kinds = Counter(alert.kind.value for alert in store.query_alerts(AlertQuery(limit=1000)).items)
         finally:
             stack.stop()
             store.close()
+            if log_copy is not None:
+                shutil.copyfile(Path(tmp) / "children.log", log_copy)
     half = [s for s in samples if s[0] >= elapsed / 2]
     span = half[-1][0] - half[0][0] if len(half) > 1 else 0.0
     second_half_rate = (half[-1][2] - half[0][2]) / span if span > 0 else 0.0
@@ -189,11 +232,13 @@ def run(minutes: float, rate: float, workers: int) -> dict[str, float]:
         for arrived, post_ids in receiver.arrivals.values()
         if any(p in sent_at for p in post_ids)
     ]
+    print("alerts stored by kind (first 1000): " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
     return {
         "offered": sent / elapsed,
         "stored": stored / elapsed,
         "stored_second_half": second_half_rate,
         "backlog_end": backlog,
+        "drain_s": drain_s,
         "rss_first_mib": statistics.median(s[1] for s in samples[:tenth]),
         "rss_last_mib": statistics.median(s[1] for s in samples[-tenth:]),
         "rss_growth_mib_per_h": slope_per_hour([(s[0], s[1]) for s in samples[tenth:]]),
@@ -209,11 +254,15 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=300.0, help="posts/s offered")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (2 threads each)")
+    parser.add_argument("--drain", type=float, default=120.0, help="seconds the queues get to empty after")
+    parser.add_argument("--log", type=Path, default=None, help="copy the workers' log here")
     args = parser.parse_args()
-    figures = run(args.minutes, args.rate, args.workers)
+    load_before = os.getloadavg()[0]
+    figures = run(args.minutes, args.rate, args.workers, args.drain, args.log)
     print(
         f"{args.minutes:g} min at {args.rate:g} posts/s offered, {args.workers} worker processes, "
-        f"{os.cpu_count()} cores"
+        f"{os.cpu_count()} cores, load average {load_before:.1f} before, {os.getloadavg()[2]:.1f} "
+        "(15 min) after"
     )
     for key, value in figures.items():
         print(f"  {key}: {value:,.2f}")
