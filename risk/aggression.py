@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from risk.embedding import EmbeddingUnavailable, centroid, mean_vector, word_ids
+from risk.embedding import EmbeddingUnavailable, centroid, doc_vector
 from risk.text import Doc, PhraseMatcher, analyse
 
 #: Marker names, in the order they are reported.
@@ -173,7 +173,7 @@ class AggressionScorer:
         """Return the text's cosine (≥ 0) to the hostile-and-sensitive centroid (0 without vectors)."""
         if self._centroid is None or not doc.words:
             return 0.0
-        vector = mean_vector(word_ids(doc.words, doc.lemmas))
+        vector = doc_vector(doc)
         if vector is None:
             return 0.0
         return max(0.0, float(vector @ self._centroid))

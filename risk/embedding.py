@@ -7,6 +7,8 @@ pulls pymorphy2 and yargy). Loading takes about 2 s and ~60 MB, once per process
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from functools import cache
 from importlib.util import find_spec
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from risk.text import STOP_WORDS, forms, tokens
+from risk.text import STOP_WORDS, Doc, forms, tokens
 
 #: The embedding file inside natasha's package data.
 NAVEC_FILE = "navec_news_v1_1B_250K_300d_100q.tar"
@@ -24,6 +26,10 @@ NAVEC_NAME = "navec_news_v1_1B_250K_300d_100q"
 DIM = 300
 #: Tokens of a text looked up at most (long texts cost the same).
 MAX_TOKENS = 400
+#: Text vectors kept by `doc_vector` (the sector and aggression stages ask for the same text in turn).
+DOC_CACHE_SIZE = 4096
+_doc_cache: OrderedDict[str, np.ndarray | None] = OrderedDict()
+_doc_lock = threading.Lock()
 
 
 class EmbeddingUnavailable(RuntimeError):
@@ -113,3 +119,17 @@ def centroid(phrases: list[str]) -> np.ndarray:
     total: np.ndarray = embed_texts(phrases).sum(axis=0)
     norm = float(np.linalg.norm(total))
     return total / norm if norm > 0 else total
+
+
+def doc_vector(doc: Doc) -> np.ndarray | None:
+    """Return the unit mean vector of an analysed text's content words (None when none is known)."""
+    with _doc_lock:
+        if doc.text in _doc_cache:
+            _doc_cache.move_to_end(doc.text)
+            return _doc_cache[doc.text]
+    vector = mean_vector(word_ids(doc.words, doc.lemmas))
+    with _doc_lock:
+        _doc_cache[doc.text] = vector
+        if len(_doc_cache) > DOC_CACHE_SIZE:
+            _doc_cache.popitem(last=False)
+    return vector

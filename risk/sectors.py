@@ -11,8 +11,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import numpy as np
 import yaml
 
+from risk.embedding import EmbeddingUnavailable, centroid, doc_vector
 from risk.text import STOP_WORDS, Doc, analyse, lemma, tokens
 
 #: Below this confidence a sector is reported but flagged for a human (`needs_review`). The lexicon's
@@ -33,6 +35,66 @@ PHRASE_SLACK = 2
 #: and mentions the surroundings later ("нет освещения ... дорога к школе").
 LEAD_TOKENS = 25
 LEAD_BONUS = 1.5
+#: A keyword right after one of these words (up to LANDMARK_REACH tokens before it) names where the problem
+#: is, not what it is ("яма возле школы", "около остановки", "между больницей и садом"): it weighs
+#: LANDMARK_SHARE. Not "у": "у гимназии нет охраны" is about the school.
+_LANDMARK_WORDS = frozenset(
+    {
+        "у",
+        "возле",
+        "около",
+        "рядом",
+        "напротив",
+        "между",
+        "вдоль",
+        "близ",
+        "вблизи",
+        "недалеко",
+        "неподалеку",
+        "позади",
+        "мимо",
+        "перед",
+        "вокруг",
+    }
+)
+LANDMARK_REACH = 3
+LANDMARK_SHARE = 0.3
+#: Street-type words that are part of an address when a name or a number stands next to them
+#: ("ул. Ленина", "Светлый проезд", "проспект Победы 5"): there they say nothing about the subject.
+_ADDRESS_WORDS = frozenset(
+    {
+        "улица",
+        "ул",
+        "проезд",
+        "переулок",
+        "пер",
+        "проспект",
+        "пр-т",
+        "пр",
+        "шоссе",
+        "тупик",
+        "бульвар",
+        "площадь",
+        "пл",
+        "набережная",
+        "микрорайон",
+        "мкр",
+        "квартал",
+        "линия",
+        "тракт",
+    }
+)
+#: Once keywords name a sector, the text's closeness in navec space to every group's vocabulary (its keywords
+#: and topic names) adds SEMANTIC_WEIGHT × the group's z-score among the 26 (positive part): the words around
+#: the keywords break near-ties between, say, "Дороги" and "Благоустройство". Never a sector on its own.
+SEMANTIC_WEIGHT = 1.0
+#: Prior of appeals to a municipality (`appeals` mode): housing and the yard are their most common groups, so
+#: with evidence they get this much more (a weak keyword's worth): a tie between a yard and a road goes to the
+#: yard. Not for social-media streams, where the subjects are spread differently.
+PRIOR_BONUS: dict[str, float] = {"ЖКХ": 1.0, "Благоустройство": 1.0}
+#: The sector of an appeal in which no keyword fires (`appeals` mode): the most common one, for review.
+APPEAL_FALLBACK = "ЖКХ"
+FALLBACK_CONFIDENCE = 0.1
 #: Function words kept inside keyword phrases because they carry the meaning ("нет воды", "не горит").
 _KEPT_FUNCTION_WORDS = frozenset({"не", "нет", "без", "ни"})
 #: Words of topic names that say nothing about the topic.
@@ -98,6 +160,73 @@ _GENERIC_NAME_WORDS = frozenset(
         "создание",
         "сроки",
         "срок",
+        # Words of many kinds of appeal: they name no subject of their own.
+        "отсутствовать",
+        "часть",
+        "ремонт",
+        "проведение",
+        "процесс",
+        "средство",
+        "порядок",
+        "полный",
+        "объем",
+        "помощь",
+        "действовать",
+        "дело",
+        "изменить",
+        "добавить",
+        "место",
+        "система",
+        "элемент",
+        "центр",
+        "центральный",
+        "плохой",
+        "низкий",
+        "слабый",
+        "открытый",
+        "повреждение",
+        "разрушение",
+        "обеспечение",
+        "улучшение",
+        "восстановление",
+        "устройство",
+        "оборудование",
+        "ошибка",
+        "отказ",
+        "пользование",
+        "препятствовать",
+        "управлять",
+        "выступать",
+        "производство",
+        "технология",
+        "технический",
+        "количество",
+        "гражданин",
+        "запрос",
+        "сбор",
+        "зона",
+        "линия",
+        "режим",
+        "план",
+        "задержка",
+        "полоса",
+        "дополнительный",
+        "доступность",
+        "доступный",
+        "очистить",
+        "отключить",
+        "отменить",
+        "обустройство",
+        "неисправный",
+        "несанкционированный",
+        "ограничение",
+        "жалоба",
+        "услуга",
+        "пункт",
+        "общественный",
+        "социальный",
+        "учреждение",
+        "поддержка",
     ]
 )
 
@@ -177,15 +306,31 @@ def _keywords(group: str, topic: str | None, entries: Iterable[object]) -> list[
     return [Keyword(lemmas=k, weight=w, group=group, topic=topic) for k, w in best.items()]
 
 
-def _name_keywords(group: str, topic: str) -> list[Keyword]:
-    """Return weak keywords made of the content words of a topic's own name."""
-    seen = {
+def _name_lemmas(topic: str) -> set[str]:
+    """Return the content lemmas of a topic's name (generic words such as "ремонт" dropped)."""
+    return {
         lem
         for tok in tokens(topic)
         if len(tok) > 2 and (lem := lemma(tok)) not in STOP_WORDS and lem not in _GENERIC_NAME_WORDS
     }
+
+
+@cache
+def _name_spread() -> dict[str, int]:
+    """Return, for every topic-name lemma, the number of groups whose topic names use it."""
+    groups: dict[str, set[str]] = defaultdict(set)
+    for topic, group in TOPIC_GROUPS.items():
+        for lem in _name_lemmas(topic):
+            groups[lem].add(group)
+    return {lem: len(gs) for lem, gs in groups.items()}
+
+
+def _name_keywords(group: str, topic: str) -> list[Keyword]:
+    """Return weak keywords made of a topic name's content words (a word shared by n groups weighs 1/n)."""
+    spread = _name_spread()
     return [
-        Keyword(lemmas=(lem,), weight=TOPIC_NAME_WEIGHT, group=group, topic=topic) for lem in sorted(seen)
+        Keyword(lemmas=(lem,), weight=TOPIC_NAME_WEIGHT / spread.get(lem, 1), group=group, topic=topic)
+        for lem in sorted(_name_lemmas(topic))
     ]
 
 
@@ -200,9 +345,24 @@ def default_lexicon() -> dict[str, Any]:
 class LexiconSectorModel:
     """Score every ЦУР group and topic by the weighted keywords found in a text."""
 
-    def __init__(self, lexicon: Mapping[str, Any] | None = None, *, topic_names: bool = True) -> None:
-        """Build the keyword index from `lexicon` (default: the packaged one); raise ValueError if invalid."""
+    def __init__(
+        self,
+        lexicon: Mapping[str, Any] | None = None,
+        *,
+        topic_names: bool = True,
+        semantic: bool = True,
+        appeals: bool = False,
+    ) -> None:
+        """Build the keyword index from `lexicon` (default: the packaged one); raise ValueError if invalid.
+
+        `semantic` re-ranks sectors named by keywords with natasha's navec vectors (off without natasha).
+        `appeals` is for texts that are all appeals to the municipality (a portal's or a hotline's): the
+        appeals' prior applies and a text in which nothing fires gets APPEAL_FALLBACK, flagged for review.
+        Without it (social media) a text without keywords has no sector.
+        """
         data = lexicon if lexicon is not None else default_lexicon()
+        self.fallback = APPEAL_FALLBACK if appeals else None
+        self.prior: dict[str, float] = dict(PRIOR_BONUS) if appeals else {}
         self.defaults: dict[str, str] = {}
         keywords: list[Keyword] = []
         for group, spec in data.items():
@@ -229,6 +389,7 @@ class LexiconSectorModel:
         #: Lemmas that occur in phrases after their first word.
         self._inner: frozenset[str] = frozenset(x for kw in keywords for x in kw.lemmas[1:])
         self.keyword_count = len(keywords)
+        self._centroids: np.ndarray | None = _group_centroids(data) if semantic else None
 
     def predict_text(self, text: str) -> SectorResult:
         """Return the sector of a raw text."""
@@ -238,13 +399,13 @@ class LexiconSectorModel:
         """Return the best group, its best topic and a 0..1 confidence for an analysed text."""
         matched = self._match(doc)
         if not matched:
-            return SectorResult(sector=None, topic=None, confidence=0.0)
+            return self._fallback()
         topic_scores: dict[str, float] = defaultdict(float)
         group_kw: dict[str, float] = defaultdict(float)
         first: dict[str, int] = {}
-        for kw, pos in matched:
+        for kw, pos, share in matched:
             first[kw.group] = min(pos, first.get(kw.group, pos))
-            weight = kw.weight * (LEAD_BONUS if pos < LEAD_TOKENS else 1.0)
+            weight = kw.weight * share * (LEAD_BONUS if pos < LEAD_TOKENS else 1.0)
             if kw.topic is None:
                 group_kw[kw.group] += weight
             else:
@@ -259,13 +420,18 @@ class LexiconSectorModel:
             scores[group] = (
                 group_kw.get(group, 0.0) + best_topic + SECONDARY_TOPIC_SHARE * (sum(tops) - best_topic)
             )
+        keys = tuple(" ".join(kw.lemmas) for kw, _, _ in matched)
+        if max(scores.values()) < MIN_SCORE:
+            return self._fallback(scores, keys)
+        for group, bonus in self.prior.items():
+            if group in scores:
+                scores[group] += bonus
+        self._add_semantic(doc, scores)
         # Ties go to the group named first in the text, then to the one listed first in the rubricator:
         # the same answer in every process (set order is not).
-        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], first[kv[0]], _SECTOR_ORDER[kv[0]]))
+        last = len(doc.words)
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], first.get(kv[0], last), _SECTOR_ORDER[kv[0]]))
         best_group, best = ranked[0]
-        keys = tuple(" ".join(kw.lemmas) for kw, _ in matched)
-        if best < MIN_SCORE:
-            return SectorResult(sector=None, topic=None, confidence=0.0, scores=scores, matched=keys)
         second = ranked[1][1] if len(ranked) > 1 else 0.0
         confidence = (best / (best + second)) * (1.0 - math.exp(-best / STRENGTH_SCALE))
         chosen = self._best_topic(best_group, topic_scores)
@@ -273,12 +439,40 @@ class LexiconSectorModel:
             sector=best_group, topic=chosen, confidence=round(confidence, 4), scores=scores, matched=keys
         )
 
+    def _fallback(self, scores: dict[str, float] | None = None, keys: tuple[str, ...] = ()) -> SectorResult:
+        """Return the answer for a text without enough evidence: no sector, or the appeal fallback."""
+        if self.fallback is None:
+            return SectorResult(sector=None, topic=None, confidence=0.0, scores=scores or {}, matched=keys)
+        return SectorResult(
+            sector=self.fallback,
+            topic=self.defaults.get(self.fallback),
+            confidence=FALLBACK_CONFIDENCE,
+            scores=scores or {},
+            matched=keys,
+        )
+
+    def _add_semantic(self, doc: Doc, scores: dict[str, float]) -> None:
+        """Add SEMANTIC_WEIGHT × each group's positive z-score of navec closeness to `scores` (in place)."""
+        if self._centroids is None:
+            return
+        vector = doc_vector(doc)
+        if vector is None:
+            return
+        sims = self._centroids @ vector
+        spread = float(sims.std())
+        if spread <= 0:
+            return
+        z = (sims - float(sims.mean())) / spread
+        for i in np.flatnonzero(z > 0):
+            group = SECTORS[int(i)]
+            scores[group] = scores.get(group, 0.0) + SEMANTIC_WEIGHT * float(z[i])
+
     def topic_in_group(self, doc: Doc, group: str) -> str | None:
         """Return the best topic of `group` for a text (the group's default topic without evidence)."""
         topic_scores: dict[str, float] = defaultdict(float)
-        for kw, _ in self._match(doc):
+        for kw, _, share in self._match(doc):
             if kw.topic is not None and kw.group == group:
-                topic_scores[kw.topic] += kw.weight
+                topic_scores[kw.topic] += kw.weight * share
         return self._best_topic(group, topic_scores)
 
     def _best_topic(self, group: str, topic_scores: Mapping[str, float]) -> str | None:
@@ -288,9 +482,13 @@ class LexiconSectorModel:
             return max(candidates)[1]
         return self.defaults.get(group)
 
-    def _match(self, doc: Doc) -> list[tuple[Keyword, int]]:
-        """Return every keyword in the text with the token position of its first lemma's first occurrence."""
-        out: list[tuple[Keyword, int]] = []
+    def _match(self, doc: Doc) -> list[tuple[Keyword, int, float]]:
+        """Return every keyword in the text with its first lemma's first position and its weight share.
+
+        The share is LANDMARK_SHARE when every occurrence of the keyword's first word follows a landmark
+        preposition ("у школы"), else 1.
+        """
+        out: list[tuple[Keyword, int, float]] = []
         positions: dict[str, list[int]] = defaultdict(list)
         for i, fs in enumerate(doc.lemma_forms):
             for f in fs:
@@ -300,8 +498,50 @@ class LexiconSectorModel:
             for kw in self._index.get(lem, ()):
                 single = len(kw.lemmas) == 1
                 if single or (all(x in positions for x in kw.lemmas[1:]) and _close(kw.lemmas, positions)):
-                    out.append((kw, where[0]))
+                    if single and all(_in_address(doc, p) for p in where):
+                        continue
+                    share = LANDMARK_SHARE if all(_after_landmark(doc, p) for p in where) else 1.0
+                    out.append((kw, where[0], share))
         return out
+
+
+def _in_address(doc: Doc, pos: int) -> bool:
+    """Return True when token `pos` is a street-type word next to a capitalised name or a number."""
+    if doc.words[pos] not in _ADDRESS_WORDS and doc.lemma_forms[pos][0] not in _ADDRESS_WORDS:
+        return False
+    for near in (pos - 1, pos + 1):
+        if 0 <= near < len(doc.words):
+            first = doc.text[doc.spans[near][0]]
+            if first.isupper() or first.isdigit():
+                return True
+    return False
+
+
+def _after_landmark(doc: Doc, pos: int) -> bool:
+    """Return True when a landmark preposition stands up to LANDMARK_REACH tokens before token `pos`."""
+    return any(w in _LANDMARK_WORDS for w in doc.words[max(0, pos - LANDMARK_REACH) : pos])
+
+
+def _group_centroids(data: Mapping[str, Any]) -> np.ndarray | None:
+    """Return one navec centroid per sector (rows in SECTORS order) from the lexicon; None without natasha."""
+    phrases: list[tuple[str, ...]] = []
+    for group in SECTORS:
+        spec = data.get(group) or {}
+        words = [_parse_entry(e)[0] for e in spec.get("keywords") or []]
+        for entries in (spec.get("topics") or {}).values():
+            words += [_parse_entry(e)[0] for e in entries or []]
+        words += [topic for topic, g in TOPIC_GROUPS.items() if g == group]
+        phrases.append(tuple(words))
+    try:
+        return _cached_centroids(tuple(phrases))
+    except EmbeddingUnavailable:
+        return None
+
+
+@cache
+def _cached_centroids(phrases: tuple[tuple[str, ...], ...]) -> np.ndarray:
+    """Return the centroid of every group's phrases (computed once per process and lexicon)."""
+    return np.stack([centroid(list(words)) for words in phrases])
 
 
 def _close(lemmas: tuple[str, ...], positions: Mapping[str, list[int]]) -> bool:

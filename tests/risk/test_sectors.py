@@ -89,3 +89,52 @@ def test_ambiguous_text_has_lower_confidence(model: LexiconSectorModel) -> None:
 def test_topic_in_group_falls_back_to_default(model: LexiconSectorModel) -> None:
     assert model.topic_in_group(analyse("сосульки на крыше"), "ЖКХ") == "★ Наледь и сосульки на кровле"
     assert model.topic_in_group(analyse("просто текст"), "ЖКХ") == model.defaults["ЖКХ"]
+
+
+def test_a_landmark_weighs_less_than_the_subject(model: LexiconSectorModel) -> None:
+    near = model.predict(analyse("огромная яма на дороге возле школы"))
+    named = model.predict(analyse("огромная яма на дороге, школа"))
+    assert near.sector == named.sector == "Дороги"
+    # "возле школы" says where the pothole is: the school counts LANDMARK_SHARE of what it counts otherwise.
+    assert near.scores["Образование"] < 0.6 * named.scores["Образование"]
+    assert near.confidence > named.confidence
+
+
+def test_a_street_type_in_an_address_is_no_evidence(model: LexiconSectorModel) -> None:
+    assert "проезд" not in model.predict(analyse("Светлый проезд, дом 5, яма")).matched
+    assert "проезд" in model.predict(analyse("проезд разбит, не проехать")).matched
+
+
+def test_topic_name_words_shared_by_groups_weigh_less() -> None:
+    from risk.sectors import TOPIC_NAME_WEIGHT, _name_keywords, _name_spread
+
+    spread = _name_spread()
+    assert spread["пешеходный"] == 2  # "Дороги" and "Благоустройство" both name it
+    assert "ремонт" not in spread and "отсутствовать" not in spread  # generic words name no subject
+    for topic, group in TOPIC_GROUPS.items():
+        for kw in _name_keywords(group, topic):
+            assert kw.weight == pytest.approx(TOPIC_NAME_WEIGHT / spread[kw.lemmas[0]])
+
+
+def test_vectors_rerank_but_never_name_a_sector_alone(model: LexiconSectorModel) -> None:
+    plain = LexiconSectorModel(semantic=False)
+    text = analyse("яма на дороге")
+    assert plain.predict(text).sector == model.predict(text).sector == "Дороги"
+    assert set(plain.predict(text).scores) < set(model.predict(text).scores)
+    assert model.predict(analyse("ну и погодка сегодня")).sector is None
+
+
+def test_appeals_mode_has_a_prior_and_a_fallback_sector() -> None:
+    from risk.sectors import APPEAL_FALLBACK, PRIOR_BONUS
+
+    appeals = LexiconSectorModel(appeals=True, semantic=False)
+    res = appeals.predict(analyse("ну и погодка сегодня"))
+    assert res.sector == APPEAL_FALLBACK and res.needs_review
+    assert res.topic is not None and TOPIC_GROUPS[res.topic] == APPEAL_FALLBACK
+    plain = LexiconSectorModel(semantic=False)
+    doc = analyse("во дворе яма, дорога разбита")
+    for group, bonus in PRIOR_BONUS.items():
+        if group in plain.predict(doc).scores:
+            assert appeals.predict(doc).scores[group] == pytest.approx(
+                plain.predict(doc).scores[group] + bonus
+            )
