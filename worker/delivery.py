@@ -10,8 +10,9 @@ of the detection does not re-create an alert that already exists). So:
 - the notify actor skips an alert already delivered and holds a short `claim_sending` lock while it
   sends, so two notify messages for one alert (the normal path and a re-queue) deliver it once.
 
-A worker killed between the channel's "accepted" and `mark_delivered` (milliseconds) still causes one
-repeat: receivers can deduplicate by the alert id, which is in every payload.
+A notify message run again after `mark_delivered` was missed sends nothing twice either: each delivery
+is claimed and marked sent per channel and recipient in worker.notify.delivery (at most once for
+Telegram and e-mail; a webhook repeat carries the same delivery id for its receiver to drop).
 """
 
 from __future__ import annotations
