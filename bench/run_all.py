@@ -2,7 +2,8 @@
 
 A shorter form of the three benchmarks (docs/performance.md has the full runs and their commands):
 - sustained ingest in the embedded mode for `--minutes` at `--rate` posts/s (bench/sustained.py);
-- the API's read endpoints under 50 clients over a store of `--api-posts` posts (bench/api_load.py);
+- the API's read endpoints under 50 users (each pausing ~1 s between requests) over a store of
+  `--api-posts` posts (bench/api_load.py);
 - ingest rate and query latency as a store grows through `--growth` sizes (bench/growth.py).
 
 Each figure is the median of `--runs` runs where the benchmark repeats; targets are the issue's.
@@ -61,13 +62,13 @@ def sustained_rows(minutes: float, rate: float, runs: int) -> list[Row]:
 
 
 def api_rows(posts: int, runs: int, duration_s: int) -> list[Row]:
-    """Run the API benchmark; return one row per endpoint."""
+    """Run the API benchmark (50 users pausing ~1 s, /indicators once per run); return a row per endpoint."""
     path = api_load.ensure_store(posts)
-    figures = api_load.measure(path, 50, duration_s, runs)
+    figures = api_load.measure(path, 50, duration_s, runs, think_ms=1000, slow_calls=1)
     slow = dict(api_load.SLOW_ENDPOINTS)
     rows: list[Row] = []
     for name, f in figures.items():
-        clients = "1 клиент" if name in slow else "50 клиентов"
+        clients = "1 клиент" if name in slow else "50 пользователей"
         value = f"p50 {f.p50_ms:,.0f} / p95 {f.p95_ms:,.0f} / p99 {f.p99_ms:,.0f} мс, ошибок {f.errors}"
         ok = f.p95_ms <= 200 and f.errors == 0
         rows.append(
@@ -85,7 +86,7 @@ def growth_rows(sizes: list[int], calls: int) -> list[Row]:
         for size in sizes:
             growth.grow(store, have, size)
             rate = growth.ingest_rate(store, 2000, size)
-            have = size + 3 * 2000
+            have = size
             latency = growth.queries(store, calls)
             cells = ", ".join(f"{name} {ms:,.1f}" for name, ms in latency.items())
             rows.append((f"рост: {size:,} сообщ., запись", f"{rate:,.0f} сообщ./с", "—", "—"))
