@@ -45,11 +45,14 @@ from index.models import (
     as_utc,
 )
 from index.store import (
+    FACET_FIELDS,
     AlertQuery,
     Bucket,
     CountField,
     CountRow,
     DeliveryQuery,
+    FacetField,
+    FacetRow,
     IncidentQuery,
     NotFound,
     Page,
@@ -383,6 +386,40 @@ class ElasticStore:
                 allow_no_indices=True,
             )
         return int(response["count"])
+
+    def post_facets(self, query: PostQuery, by: Sequence[FacetField]) -> list[FacetRow]:
+        """Return how many posts matching `query` share each combination of the `by` fields (composite)."""
+        unknown = [name for name in by if name not in FACET_FIELDS]
+        if unknown:
+            raise ValueError(f"нельзя группировать по полям: {', '.join(map(str, unknown))}")
+        fields = list(dict.fromkeys(by))
+        if not fields:
+            total = self.count_posts(query)
+            return [FacetRow(count=total)] if total else []
+        sources = [{name: {"terms": {"field": name, "missing_bucket": True}}} for name in fields]
+        body: dict[str, Any] = {
+            "size": 0,
+            "query": self._post_query(query),
+            "aggs": {"facets": {"composite": {"size": COMPOSITE_PAGE, "sources": sources}}},
+        }
+        rows: list[FacetRow] = []
+        while True:
+            response = self._search("posts", **body)
+            aggregation = response.get("aggregations", {}).get("facets", {"buckets": []})
+            for item in aggregation["buckets"]:
+                key = item["key"]
+                values: dict[str, str | bool | None] = {}
+                for name in fields:
+                    value = key.get(name)
+                    if name == "is_official" and value is not None:
+                        values[name] = value in (True, 1, "true")
+                    else:
+                        values[name] = None if value is None else str(value)
+                rows.append(FacetRow(count=int(item["doc_count"]), values=values))
+            after = aggregation.get("after_key")
+            if not after or len(aggregation["buckets"]) < COMPOSITE_PAGE:
+                return rows
+            body["aggs"]["facets"]["composite"]["after"] = after
 
     def count_aggregation(
         self, since: datetime, until: datetime, by: Sequence[CountField] = (), bucket: Bucket = "hour"

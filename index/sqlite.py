@@ -39,6 +39,8 @@ from index.store import (
     CountField,
     CountRow,
     DeliveryQuery,
+    FacetField,
+    FacetRow,
     IncidentQuery,
     NotFound,
     Page,
@@ -162,6 +164,20 @@ _UPDATE_POST = (
     "UPDATE posts SET published_at = ?, source = ?, sector = ?, territory = ?, kind = ?, tone = ?, "
     "page_id = ?, thread_id = ?, story_id = ?, parent_id = ?, data = ? WHERE id = ?"
 )
+
+
+#: The SQL expression of each facet field (topic and is_official live only in the JSON document).
+_FACET_SQL: dict[str, str] = {
+    "sector": "sector",
+    "topic": "json_extract(data, '$.topic')",
+    "territory": "territory",
+    "source": "source",
+    "kind": "kind",
+    "tone": "tone",
+    "page_id": "page_id",
+    "story_id": "story_id",
+    "is_official": "json_extract(data, '$.is_official')",
+}
 
 
 class SqliteStore:
@@ -428,6 +444,31 @@ class SqliteStore:
         where, params = self._post_filter(query)
         with self._guard():
             return int(self._conn().execute(f"SELECT count(*) FROM posts{where}", params).fetchone()[0])
+
+    def post_facets(self, query: PostQuery, by: Sequence[FacetField]) -> list[FacetRow]:
+        """Return how many posts matching `query` share each combination of the `by` fields (GROUP BY)."""
+        unknown = [name for name in by if name not in _FACET_SQL]
+        if unknown:
+            raise ValueError(f"нельзя группировать по полям: {', '.join(map(str, unknown))}")
+        fields = list(dict.fromkeys(by))
+        where, params = self._post_filter(query)
+        columns = "".join(f"{_FACET_SQL[name]}, " for name in fields)
+        group = f" GROUP BY {', '.join(str(i + 1) for i in range(len(fields)))}" if fields else ""
+        with self._guard():
+            rows = (
+                self._conn().execute(f"SELECT {columns}count(*) FROM posts{where}{group}", params).fetchall()
+            )
+        return [
+            FacetRow(
+                count=int(row[-1]),
+                values={
+                    name: (bool(value) if name == "is_official" and value is not None else value)
+                    for name, value in zip(fields, row, strict=False)
+                },
+            )
+            for row in rows
+            if row[-1]
+        ]
 
     def counts(
         self,

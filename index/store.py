@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Generic, Literal, Protocol, TypeVar, get_args, runtime_checkable
 
 from index.models import (
     Alert,
@@ -77,6 +77,21 @@ class CountRow:
     source: str | None = None
 
 
+#: Post fields `post_facets` can group by.
+FacetField = Literal[
+    "sector", "topic", "territory", "source", "kind", "tone", "page_id", "story_id", "is_official"
+]
+FACET_FIELDS: tuple[FacetField, ...] = get_args(FacetField)
+
+
+@dataclass
+class FacetRow:
+    """How many posts share one combination of field values (None: the field is not set)."""
+
+    count: int
+    values: dict[str, str | bool | None] = field(default_factory=dict)
+
+
 @dataclass
 class IncidentQuery:
     """Filters for reading incidents."""
@@ -134,6 +149,15 @@ class Store(Protocol):
 
     def count_posts(self, query: PostQuery) -> int:
         """Return how many posts match `query` (limit and offset ignored)."""
+        ...
+
+    def post_facets(self, query: PostQuery, by: Sequence[FacetField]) -> list[FacetRow]:
+        """Return how many posts matching `query` share each combination of the `by` fields' values.
+
+        Counted where the posts are (no post is read into Python); limit, offset and order are ignored;
+        combinations with no post are omitted, in no particular order. Raises ValueError (Russian) for a
+        field not in FACET_FIELDS.
+        """
         ...
 
     def counts(

@@ -13,7 +13,7 @@ import heapq
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
 from itertools import chain
 
@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from index.models import Incident, Kind, Post, Priority, Tone, as_utc
 from index.profile import Profile
-from index.store import CountField, CountRow, IncidentQuery, PostQuery, Store
+from index.store import CountField, CountRow, FacetField, IncidentQuery, PostQuery, Store
 from risk.deadlines import calendar_for
 from risk.incidents import OPEN_STATUSES, open_deadline, route
 
@@ -367,7 +367,13 @@ def scan_posts(
     keep_ids: bool = False,
     max_posts: int = MAX_SCAN_POSTS,
 ) -> PeriodScan:
-    """Read the posts of [since, until) in the slice once and count everything the indicators need."""
+    """Read the posts of [since, until) in the slice once and count everything the indicators need.
+
+    When neither examples nor ids are wanted and the slice is rollup-ready (sector, territory, source),
+    the counts are made inside the store (`count_in_store`) and no post is read.
+    """
+    if not keep_examples and not keep_ids and flt.slice.rollup_ready():
+        return count_in_store(store, since, until, flt, tension_ids=tension_ids)
     scan = PeriodScan(since=since, until=until)
     read = 0
     for post in chain.from_iterable(iter_posts(store, q) for q in flt.store_queries(since, until)):
@@ -404,6 +410,69 @@ def scan_posts(
                 if post.story_id:
                     scan.examples_by_story.setdefault(post.story_id, _Top(EXAMPLES_KEPT)).add(post)
     return scan
+
+
+#: The fields one period's counts are grouped by in the store (see `count_in_store`).
+_COUNT_FACETS: tuple[FacetField, ...] = (
+    "is_official",
+    "kind",
+    "tone",
+    "sector",
+    "topic",
+    "territory",
+    "source",
+    "page_id",
+)
+
+
+def count_in_store(
+    store: Store,
+    since: datetime,
+    until: datetime,
+    flt: SliceFilter,
+    *,
+    tension_ids: frozenset[str] = frozenset(),
+) -> PeriodScan:
+    """Return the counts of `scan_posts` for a rollup-ready slice, grouped inside the store.
+
+    The same figures as reading every post (without examples, ids and days): a few GROUP BY queries
+    (aggregations in Elasticsearch) per territory instead of one parsed post per message.
+    """
+    scan = PeriodScan(since=since, until=until)
+
+    def inside(values: dict[str, str | bool | None]) -> bool:
+        return flt.territories is None or values.get("territory") in flt.territories
+
+    for query in flt.store_queries(since, until):
+        for row in store.post_facets(query, _COUNT_FACETS):
+            v, n = row.values, row.count
+            if not inside(v):
+                continue
+            sector, tone = _text(v["sector"]), _text(v["tone"])
+            scan.total += n
+            scan.official += n if v["is_official"] else 0
+            scan.by_kind[_text(v["kind"])] += n
+            scan.by_tone[tone] += n
+            scan.by_sector[sector] += n
+            scan.by_topic[(sector, _text(v["topic"]))] += n
+            scan.by_territory[_text(v["territory"])] += n
+            scan.by_source[_text(v["source"])] += n
+            scan.by_page[_text(v["page_id"])] += n
+            if tone == Tone.negative.value:
+                scan.negative_by_sector[sector] += n
+        for row in store.post_facets(query, ("story_id", "is_official", "territory")):
+            story = _text(row.values["story_id"])
+            if story and not row.values["is_official"] and inside(row.values):
+                scan.by_story[story] += row.count
+        if tension_ids:
+            hits = store.post_facets(replace(query, ids=sorted(tension_ids)), ("territory",))
+            scan.tension_hits += sum(row.count for row in hits if inside(row.values))
+    return scan
+
+
+def _text(value: str | bool | None) -> str | None:
+    """Return a facet value as text (None stays None)."""
+    return None if value is None else str(value)
 
 
 # Result models -----------------------------------------------------------------------------------

@@ -34,11 +34,13 @@ from index.models import (
     Tone,
 )
 from index.store import (
+    FACET_FIELDS,
     AlertingStore,
     AlertQuery,
     CountField,
     CountRow,
     DeliveryQuery,
+    FacetField,
     IncidentQuery,
     NotFound,
     PostQuery,
@@ -295,6 +297,45 @@ def test_query_paging_order_and_total(store: Store, varied: list[Post]) -> None:
     assert _ids(oldest.items) == list(reversed(everything))[:3]
     assert store.query_posts(PostQuery(limit=5, offset=50)).items == []
     assert store.count_posts(PostQuery(limit=1, offset=3)) == 12
+
+
+def _facet_value(post: Post, name: str) -> str | bool | None:
+    value = getattr(post, name)
+    return value if value is None or isinstance(value, bool) else str(value)
+
+
+@pytest.mark.parametrize(
+    "by",
+    [(), ("kind",), ("tone", "sector"), ("sector", "topic"), ("story_id", "is_official"), FACET_FIELDS],
+)
+def test_post_facets_count_every_combination(
+    store: Store, varied: list[Post], by: tuple[FacetField, ...]
+) -> None:
+    official = make_post(
+        published_at=BASE_TIME + timedelta(hours=5, minutes=30),
+        sector="жкх",
+        is_official=True,
+        topic="отопление",
+    )
+    store.upsert_posts([official])
+    posts = [*varied, official]
+    since = BASE_TIME + timedelta(hours=1)
+    query = PostQuery(since=since, sector="жкх", limit=1, offset=3)
+    expected = Counter(
+        tuple(_facet_value(p, name) for name in by)
+        for p in posts
+        if p.published_at >= since and p.sector == "жкх"
+    )
+    rows = store.post_facets(query, by)
+    got = Counter({tuple(row.values[name] for name in by): row.count for row in rows})
+    assert got == expected
+    assert all(set(row.values) == set(by) for row in rows)
+    assert store.post_facets(PostQuery(sector="нет-такого"), by) == []
+
+
+def test_post_facets_reject_an_unknown_field(store: Store) -> None:
+    with pytest.raises(ValueError, match="нельзя группировать"):
+        store.post_facets(PostQuery(), ["text"])  # type: ignore[list-item]
 
 
 def test_full_text_over_russian_lemmas(store: Store) -> None:

@@ -15,7 +15,15 @@ from index.models import AuditEntry, IncidentStatus, Kind, Metrics, Priority, To
 from index.profile import Profile, Recipient, RoutingRule, Territory
 from index.sqlite import SqliteStore
 from index.store import PostQuery
-from risk.indicators import Slice, SliceFilter, compute_indicators, iter_posts
+from risk.indicators import (
+    Slice,
+    SliceFilter,
+    compute_indicators,
+    count_in_store,
+    iter_posts,
+    scan_posts,
+    tension_post_ids,
+)
 from tests.factories import make_incident, make_post
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -354,3 +362,36 @@ def test_iter_posts_pages_through_equal_timestamps(sqlite_store: SqliteStore) ->
     sqlite_store.upsert_posts(same + later)
     got = [p.id for p in iter_posts(sqlite_store, PostQuery(since=SINCE, until=UNTIL), batch=3)]
     assert sorted(got) == sorted(p.id for p in same + later) and len(got) == 10
+
+
+@pytest.mark.parametrize(
+    "sl",
+    [Slice(), Slice(sector="жкх"), Slice(territory="zarechye"), Slice(source="tg"), Slice(territory="city")],
+)
+def test_counting_in_the_store_gives_the_figures_of_reading_every_post(
+    filled: SqliteStore, profile: Profile, sl: Slice
+) -> None:
+    flt = SliceFilter.of(sl, profile)
+    since = datetime(2024, 3, 1, tzinfo=UTC)
+    tension, _ = tension_post_ids(filled, since, UNTIL, profile)
+    assert tension, "the fixture must have messages of high-priority incidents"
+    read = scan_posts(filled, since, UNTIL, flt, MSK, tension_ids=tension, keep_examples=False, keep_ids=True)
+    counted = count_in_store(filled, since, UNTIL, flt, tension_ids=tension)
+    assert read.total > 0
+    for name in (
+        "total",
+        "official",
+        "tension_hits",
+        "by_kind",
+        "by_tone",
+        "by_sector",
+        "by_topic",
+        "by_territory",
+        "by_source",
+        "by_page",
+        "by_story",
+        "negative_by_sector",
+    ):
+        assert getattr(counted, name) == getattr(read, name), name
+    quick = scan_posts(filled, since, UNTIL, flt, MSK, tension_ids=tension, keep_examples=False)
+    assert quick.by_topic == read.by_topic and not quick.by_day  # the store path was taken
