@@ -3,7 +3,10 @@
 One store grows through the sizes (synthetic posts from bench.store.make_posts, upserted in batches
 of 10,000; a steady 3,333 posts a day, so 100k posts are 30 days of history and 5M are four years).
 The store is kept under the system temp directory (`--store` elsewhere) with a note of the history it
-holds, so a later run goes on from there instead of filling it again. At each size:
+holds, so a later run goes on from there instead of filling it again. From `--copy-from` posts on
+(100k) the store grows by copying its posts in SQL, shifted further back in time, with their full
+text and rollup counts (copy_history): the same rows upserts write, in minutes instead of hours.
+At each size:
 
 - ingest: posts/s of upserting `--ingest` new posts of the last hour in batches of 500 (what a worker
   does after understanding; the understanding step itself does not depend on the store's size — see
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -32,6 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.store import END, make_posts
 from index.sqlite import SqliteStore
+from index.sqlite_counts import log_hours
+from index.sqlite_schema import register_functions
 from index.store import PostQuery
 
 #: Posts a day of the synthetic history.
@@ -54,6 +60,62 @@ def grow(store: SqliteStore, have: int, want: int) -> float:
             post.published_at -= offset
         for i in range(0, n, FILL_BATCH):
             store.upsert_posts(chunk[i : i + FILL_BATCH])
+    return time.perf_counter() - started
+
+
+def copy_history(path: Path, want: int) -> float:
+    """Grow the store at `path` to `want` posts by copying its posts in SQL further back in time; return s.
+
+    Each round copies the posts there (at most the ones still missing) with new ids, shifted back by
+    the span of history already held, then adds their full text and their rollup counts — the rows
+    upsert_posts would write, at SQLite's speed instead of Python's.
+    """
+    started = time.perf_counter()
+    conn = sqlite3.connect(path, isolation_level=None)
+    register_functions(conn)
+    conn.execute("PRAGMA journal_mode = WAL")
+    columns = (
+        "id, published_at, source, sector, territory, kind, tone, page_id, thread_id, story_id, parent_id"
+    )
+    while (
+        have := int(conn.execute("SELECT sum(count) FROM rollups WHERE grouping = 0").fetchone()[0])
+    ) < want:
+        n = min(have, want - have)
+        shift_s = have / PER_DAY * 86400
+        prefix = f"c{have}:"
+        top = int(conn.execute("SELECT max(rowid) FROM posts").fetchone()[0])
+        conn.execute("BEGIN")
+        conn.execute(
+            f"INSERT INTO posts ({columns}, data) SELECT :p || id, published_at - :s, source, sector, "
+            "territory, kind, tone, page_id, :p || thread_id, story_id, parent_id, "
+            "json_set(data, '$.id', :p || id, '$.thread_id', :p || thread_id, '$.published_at', "
+            "strftime('%Y-%m-%dT%H:%M:%fZ', published_at - :s, 'unixepoch')) "
+            "FROM posts WHERE rowid <= :top ORDER BY rowid LIMIT :n",
+            {"p": prefix, "s": shift_s, "top": top, "n": n},
+        )
+        conn.execute(
+            "INSERT INTO posts_fts (rowid, lemmas) SELECT rowid, json_extract(data, '$.lemmas') FROM posts "
+            "WHERE rowid > ? AND coalesce(json_extract(data, '$.lemmas'), '') != ''",
+            (top,),
+        )
+        conn.execute(
+            "INSERT INTO rollups (grouping, bucket, sector, territory, source, count) "
+            "SELECT g.mask, hour_bucket(published_at), "
+            "CASE WHEN g.mask & 1 THEN coalesce(sector, '') ELSE '' END, "
+            "CASE WHEN g.mask & 2 THEN coalesce(territory, '') ELSE '' END, "
+            "CASE WHEN g.mask & 4 THEN source ELSE '' END, count(*) "
+            "FROM posts, (SELECT 0 AS mask UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 "
+            "UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7) AS g "
+            "WHERE posts.rowid > ? GROUP BY 1, 2, 3, 4, 5 "
+            "ON CONFLICT (grouping, bucket, sector, territory, source) "
+            "DO UPDATE SET count = count + excluded.count",
+            (top,),
+        )
+        hours = conn.execute("SELECT DISTINCT hour_bucket(published_at) FROM posts WHERE rowid > ?", (top,))
+        log_hours(conn, [int(row[0]) for row in hours])
+        conn.execute("COMMIT")
+        print(f"  copied {n:,} posts ({have + n:,} now)", flush=True)
+    conn.close()
     return time.perf_counter() - started
 
 
@@ -120,6 +182,12 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--ingest", type=int, default=5000)
     parser.add_argument("--store", type=Path, default=None)
+    parser.add_argument(
+        "--copy-from",
+        type=int,
+        default=100_000,
+        help="from this many posts on, grow by copying the history in SQL (bench.growth.copy_history)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     path: Path = args.store or store_path()
@@ -135,7 +203,12 @@ def main() -> None:
             if size < have:
                 print(f"{size:,} posts: skipped, the kept store already holds {have:,}", flush=True)
                 continue
-            fill_s = grow(store, have, size)
+            if have >= args.copy_from:
+                store.close()  # a fresh store after the copy: no cached counts from before it
+                fill_s = copy_history(path, size)
+                store = SqliteStore(path)
+            else:
+                fill_s = grow(store, have, size)
             have = size
             Path(f"{path}.filled").write_text(str(have), encoding="utf-8")
             rate = ingest_rate(store, args.ingest, size)
@@ -145,7 +218,7 @@ def main() -> None:
             rows.append((size, fill_s, rate, latency, file_mb, load))
             print(
                 f"{size:,} posts: filled in {fill_s:,.0f} s, ingest {rate:,.0f} posts/s, {file_mb:,.0f} MiB, "
-                f"load average {load:.1f}",
+                f"load average {load:.1f}; " + ", ".join(f"{n} {ms:.1f} ms" for n, ms in latency.items()),
                 flush=True,
             )
     finally:

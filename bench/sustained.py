@@ -12,8 +12,10 @@ Figures, after `--minutes` minutes:
   (messages still queued) at the end: a rate is sustained when the backlog stays bounded;
 - RSS of the worker processes (summed, sampled every 10 s): median of the first and last tenth of the
   run and the fitted growth in MiB/hour;
-- post→alert latency: for every alert the webhook received, the time since the newest of its posts
-  was handed over; p50 and p95.
+- post→alert latency: for every alert raised by posts (spike, conflict, story, critical incident)
+  the webhook received, the time since the newest of its posts was handed over; p50 and p95;
+- CPU: the workers' and the broker's CPU seconds per stored post, and the rate an otherwise idle
+  machine with this many cores would reach if CPU were the only limit (the machine may be shared).
 
 Usage: .venv/bin/python bench/sustained.py [--minutes 30] [--rate 300] [--workers 2]
 """
@@ -110,6 +112,20 @@ def group_rss(pid: int) -> int:
         return 0
 
 
+def cpu_s(pids: list[int]) -> float:
+    """Return the CPU seconds (user + system) used so far by processes and their children."""
+    total = 0.0
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            for proc in [root, *root.children(recursive=True)]:
+                times = proc.cpu_times()
+                total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
 def slope_per_hour(samples: list[tuple[float, float]]) -> float:
     """Return the least-squares slope of (seconds, value) samples per hour."""
     if len(samples) < 2:
@@ -185,6 +201,8 @@ def run(
             broker = rebind_actors(stack.env["REDIS__URL"])
             warm_up(ingest, store, items, group.pid)
             stored_before = store.count_posts(PostQuery())
+            busy = [group.pid, int(stack.redis.pid)] if stack.redis is not None else [group.pid]
+            cpu_before = cpu_s(busy)
             sent_at: dict[str, float] = {}
             samples: list[tuple[float, float, int, int]] = []  # (s, rss MiB, stored, backlog)
             started = time.time()
@@ -214,6 +232,7 @@ def run(
                     time.sleep(pause)
             elapsed = time.time() - started
             stored = store.count_posts(PostQuery()) - stored_before
+            cpu_used = cpu_s(busy) - cpu_before
             backlog = sum(int(broker.do_qsize(q)) for q in QUEUES)
             drain_s = drain(broker, drain_limit_s)
             time.sleep(min(drain_limit_s, 15.0))  # the last alerts' deliveries
@@ -237,6 +256,8 @@ def run(
         "offered": sent / elapsed,
         "stored": stored / elapsed,
         "stored_second_half": second_half_rate,
+        "cpu_ms_per_post": cpu_used * 1000 / max(1, stored),
+        "cpu_bound_rate": stored / (cpu_used / (os.cpu_count() or 1)) if cpu_used > 0 else float("nan"),
         "backlog_end": backlog,
         "drain_s": drain_s,
         "rss_first_mib": statistics.median(s[1] for s in samples[:tenth]),
