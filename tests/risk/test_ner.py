@@ -89,9 +89,9 @@ def test_ner_keeps_the_step_fast_enough() -> None:
     u = Understander(PROFILE)
     posts = [make_post(f"Нет света на Ореховой улице {i}, когда починят??") for i in range(300)]
     u.understand_many(posts[:10])  # warm-up: model load
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the machine may be shared with other jobs
     out = u.understand_many(posts)
-    rate = len(posts) / (time.perf_counter() - start)
+    rate = len(posts) / (time.process_time() - start)
     assert all(p.places for p in out) and rate >= 150  # every post needs NER here: the worst case
 
 
