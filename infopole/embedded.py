@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,8 +28,9 @@ REPLAY_BATCH = 100
 #: Longest a replayed item waits for others to make a batch with (s, wall time).
 REPLAY_FLUSH_S = 0.5
 #: Stream hours the demo loads as history before the live replay: the spike baselines' first day and
-#: a half, with the incidents and conflicts found in it (the demo's first spike comes soon after).
-DEMO_WARMUP_HOURS = 40.0
+#: a half, with the incidents and conflicts found in it; the live part starts half an hour before the
+#: demo stream's first injected spike (a newcomer sees it within seconds of the history).
+DEMO_WARMUP_HOURS = 42.0
 #: The demo's escalation period (s): stream time runs fast, so overdue checks run often.
 DEMO_ESCALATE_PERIOD_S = 30
 
@@ -165,18 +166,23 @@ def replay_stream(
         save_stream_time(store, sent, datetime.fromtimestamp(batch[-1]["date"], UTC), len(items))
     if sent >= len(items) or stop.is_set():
         return sent
-    clock = VirtualClock(datetime.fromtimestamp(items[sent]["date"], UTC), speed)
+    held = HeldClock()
+    clock = VirtualClock(datetime.fromtimestamp(items[sent]["date"], UTC), speed, monotonic=held)
     # Fast replay releases items a few milliseconds apart: gather them for up to REPLAY_FLUSH_S, so
     # the workers get batches (detection has a cost per batch) and not one message per post.
     pending: list[dict[str, Any]] = []
     pending_end = sent
     last_flush = time.monotonic()
+    client = getattr(ingest.broker, "client", None)
 
     def flush() -> None:
         nonlocal sent, last_flush
-        last_flush = time.monotonic()
         if not pending:
+            last_flush = time.monotonic()
             return
+        if client is not None:
+            held.hold_while(lambda: backlog(client) > REPLAY_BACKLOG, stop)
+        last_flush = time.monotonic()
         ingest.send("demo", list(pending))
         sent = pending_end
         save_stream_time(store, sent, datetime.fromtimestamp(pending[-1]["date"], UTC), len(items))
@@ -197,6 +203,41 @@ def replay_stream(
     if not stop.is_set():
         flush()
     return sent
+
+
+#: Messages waiting or in progress in the ingest and detection queues above which the live replay
+#: holds stream time: the demo slows down on a busy machine instead of running ahead of its workers
+#: (detection and escalation would judge "now" hours after the posts they have seen).
+REPLAY_BACKLOG = 6
+#: The queues whose backlog holds the replay.
+BACKLOG_QUEUES = ("infopole-ingest", "infopole-detect")
+
+
+def backlog(client: Any) -> int:
+    """Return the messages waiting or in progress in the ingest and detection queues (dramatiq on Redis)."""
+    return sum(int(client.hlen(f"dramatiq:{queue}.msgs")) for queue in BACKLOG_QUEUES)
+
+
+class HeldClock:
+    """A monotonic clock (s) that stands still while the replay is held."""
+
+    def __init__(self) -> None:
+        """Start with nothing held."""
+        self.held_s = 0.0
+
+    def __call__(self) -> float:
+        """Return monotonic time minus the time spent held."""
+        return time.monotonic() - self.held_s
+
+    def hold_while(self, busy: Callable[[], bool], stop: threading.Event, poll_s: float = 0.1) -> None:
+        """Wait while `busy()` (or until `stop`), and keep the waited time out of the clock."""
+        started = time.monotonic()
+        try:
+            while not stop.is_set() and busy():
+                stop.wait(poll_s)
+        except Exception:  # the broker is unreachable: replay on, the workers retry what they cannot do
+            log.warning("demo replay: queue length unknown, not held", exc_info=True)
+        self.held_s += time.monotonic() - started
 
 
 @contextmanager
