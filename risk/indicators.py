@@ -422,6 +422,7 @@ _COUNT_FACETS: tuple[FacetField, ...] = (
     "territory",
     "source",
     "page_id",
+    "story_id",
 )
 
 
@@ -436,7 +437,8 @@ def count_in_store(
     """Return the counts of `scan_posts` for a rollup-ready slice, grouped inside the store.
 
     The same figures as reading every post (without examples, ids and days): a few GROUP BY queries
-    (aggregations in Elasticsearch) per territory instead of one parsed post per message.
+    (aggregations in Elasticsearch) per territory instead of one parsed post per message: one grouping by
+    every field at once (one pass over the period's rows) and one for the tension messages.
     """
     scan = PeriodScan(since=since, until=until)
 
@@ -460,10 +462,9 @@ def count_in_store(
             scan.by_page[_text(v["page_id"])] += n
             if tone == Tone.negative.value:
                 scan.negative_by_sector[sector] += n
-        for row in store.post_facets(query, ("story_id", "is_official", "territory")):
-            story = _text(row.values["story_id"])
-            if story and not row.values["is_official"] and inside(row.values):
-                scan.by_story[story] += row.count
+            story = _text(v["story_id"])
+            if story and not v["is_official"]:
+                scan.by_story[story] += n
         if tension_ids:
             hits = store.post_facets(replace(query, ids=sorted(tension_ids)), ("territory",))
             scan.tension_hits += sum(row.count for row in hits if inside(row.values))
