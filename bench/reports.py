@@ -9,8 +9,9 @@ incidents of every priority; then times, median of --runs:
 - the weekly note (DOCX, with the pages' health);
 - /indicators for a week.
 
-Each line gives the median and every run's time, and the load average before the case (the machine may be
-shared: a loaded machine makes every figure slower).
+Each line gives the median wall-clock time and every run's, the median CPU time of this process (what the
+work costs: on an idle machine the wall-clock time is about the CPU time plus disk waits) and the load
+average before the case (a shared, loaded machine makes every wall-clock figure slower).
 
 Usage: .venv/bin/python bench/reports.py [--posts 1000000] [--days 365] [--runs 3] [--dir /tmp/infopole-bench]
 """
@@ -122,14 +123,16 @@ def build(path: Path, n: int, days: int, seed: int = 1) -> SqliteStore:
     return store
 
 
-def timed(runs: int, fn: Callable[[], object]) -> list[float]:
-    """Return the seconds of each of `runs` calls of `fn`."""
-    samples = []
+def timed(runs: int, fn: Callable[[], object]) -> tuple[list[float], list[float]]:
+    """Return the wall-clock and the CPU seconds (this process) of each of `runs` calls of `fn`."""
+    wall: list[float] = []
+    cpu: list[float] = []
     for _ in range(runs):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         fn()
-        samples.append(time.perf_counter() - started)
-    return samples
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
+    return wall, cpu
 
 
 def main() -> None:
@@ -165,9 +168,13 @@ def main() -> None:
     print(f"store: {store.count_posts(PostQuery())} posts over {args.days} days; median of {args.runs} runs")
     for name, fn in cases.items():
         load = os.getloadavg()[0]
-        samples = timed(args.runs, fn)
-        runs = ", ".join(f"{t:.2f}" for t in samples)
-        print(f"{name}: {statistics.median(samples):.2f} s (runs {runs}; load {load:.1f})", flush=True)
+        wall, cpu = timed(args.runs, fn)
+        runs = ", ".join(f"{t:.2f}" for t in wall)
+        print(
+            f"{name}: {statistics.median(wall):.2f} s (runs {runs}; CPU {statistics.median(cpu):.2f} s; "
+            f"load {load:.1f})",
+            flush=True,
+        )
     store.close()
 
 
