@@ -40,7 +40,6 @@ LEAD_BONUS = 1.5
 #: LANDMARK_SHARE. Not "у": "у гимназии нет охраны" is about the school.
 _LANDMARK_WORDS = frozenset(
     {
-        "у",
         "возле",
         "около",
         "рядом",
@@ -55,6 +54,7 @@ _LANDMARK_WORDS = frozenset(
         "мимо",
         "перед",
         "вокруг",
+        "над",
     }
 )
 LANDMARK_REACH = 3

@@ -98,6 +98,10 @@ def test_a_landmark_weighs_less_than_the_subject(model: LexiconSectorModel) -> N
     # "возле школы" says where the pothole is: the school counts LANDMARK_SHARE of what it counts otherwise.
     assert near.scores["Образование"] < 0.6 * named.scores["Образование"]
     assert near.confidence > named.confidence
+    # "у X нет Y" is about X; "над проезжей частью" is where the tree hangs.
+    assert model.predict(analyse("у гимназии нет охраны, заходит кто хочет")).sector == "Образование"
+    tree = model.predict(analyse("дерево нависло над проезжей частью, ветки падают"))
+    assert tree.sector == "Благоустройство"
 
 
 def test_a_street_type_in_an_address_is_no_evidence(model: LexiconSectorModel) -> None:
