@@ -170,11 +170,17 @@ def drain(broker: Any, limit_s: float) -> float:
 
 
 def run(
-    minutes: float, rate: float, workers: int, drain_limit_s: float = 120.0, log_copy: Path | None = None
+    minutes: float,
+    rate: float,
+    workers: int,
+    drain_limit_s: float = 120.0,
+    log_copy: Path | None = None,
+    samples_csv: Path | None = None,
 ) -> dict[str, float]:
     """Run the stack for `minutes` at `rate` posts/s offered; return the figures.
 
-    After the run the queues get `drain_limit_s` to empty; the workers' log is copied to `log_copy`.
+    After the run the queues get `drain_limit_s` to empty; the workers' log is copied to `log_copy`
+    and the samples (s, RSS MiB, posts stored, messages queued) are written to `samples_csv`.
     """
     from crawlers.demo.generator import generate
     from index.store import AlertQuery, PostQuery
@@ -242,6 +248,9 @@ def run(
             store.close()
             if log_copy is not None:
                 shutil.copyfile(Path(tmp) / "children.log", log_copy)
+    if samples_csv is not None:
+        lines = ["seconds,rss_mib,stored,queued", *(f"{t:.0f},{m:.1f},{n},{q}" for t, m, n, q in samples)]
+        samples_csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
     half = [s for s in samples if s[0] >= elapsed / 2]
     span = half[-1][0] - half[0][0] if len(half) > 1 else 0.0
     second_half_rate = (half[-1][2] - half[0][2]) / span if span > 0 else 0.0
@@ -277,9 +286,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="worker processes (2 threads each)")
     parser.add_argument("--drain", type=float, default=120.0, help="seconds the queues get to empty after")
     parser.add_argument("--log", type=Path, default=None, help="copy the workers' log here")
+    parser.add_argument("--samples", type=Path, default=None, help="write the 10 s samples here (CSV)")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
-    figures = run(args.minutes, args.rate, args.workers, args.drain, args.log)
+    figures = run(args.minutes, args.rate, args.workers, args.drain, args.log, args.samples)
     print(
         f"{args.minutes:g} min at {args.rate:g} posts/s offered, {args.workers} worker processes, "
         f"{os.cpu_count()} cores, load average {load_before:.1f} before, {os.getloadavg()[2]:.1f} "
