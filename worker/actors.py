@@ -217,7 +217,8 @@ def escalate(slot: str) -> None:
     """Warn and escalate overdue incidents as of the clock (`slot` identifies the scheduler tick)."""
     rt = get_runtime()
     now = rt.clock()
-    alerts = escalate_overdue(rt, now)
+    # One run at a time across workers (a Redis lock renewed while held; a killed run's lapses in 15 s).
+    alerts = escalate_overdue(rt, now, lock=redis_lock(_redis(), FLUSH_LOCK_MS))
     log.info("escalation tick %s at %s: %d new alerts", slot, now.isoformat(), len(alerts))
     for alert in alerts:
         queue_notify(alert.id)

@@ -7,7 +7,8 @@ twice — after a worker was killed, say — changes nothing the second time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -344,13 +345,32 @@ def _save_escalated(rt: Runtime, writes: Sequence[tuple[Incident, int]]) -> int:
     return saved
 
 
-def escalate_overdue(rt: Runtime, now: datetime) -> list[Alert]:
+#: The name of the lock that makes escalation runs one at a time (across threads and processes with
+#: a Redis lock): two runs at once would both find the same steps untold and tell them twice.
+ESCALATION_LOCK = "escalation-run"
+
+Lock = Callable[[str], AbstractContextManager[bool]]
+
+
+def escalate_overdue(rt: Runtime, now: datetime, *, lock: Lock | None = None) -> list[Alert]:
     """Apply every due warning and escalation step to open incidents; return the new alerts.
 
     Each step is a fact on the incident (level and audit); the alerts tell of the run's steps without
     noise (risk.alerts.escalation_alerts): a critical incident alone, the rest one alert per recipient
-    and one digest for the head of the centre, each step once.
+    and one digest for the head of the centre, each step once. With `lock`, a run that finds another
+    one in progress does nothing (the steps stay due for the next run).
     """
+    if lock is None:
+        return _escalate(rt, now)
+    with lock(ESCALATION_LOCK) as acquired:
+        if not acquired:
+            log.info("escalation at %s: another run is in progress; its steps wait for the next run", now)
+            return []
+        return _escalate(rt, now)
+
+
+def _escalate(rt: Runtime, now: datetime) -> list[Alert]:
+    """Run one escalation (the caller makes sure no other runs at the same time)."""
     items: list[alert_texts.OverdueItem] = []
     for incident in _escalation_candidates(rt, now):
         recipient = incident.recipient

@@ -30,8 +30,8 @@ from index.store import AlertQuery, IncidentQuery
 from infopole.settings import NotifySettings, Settings, TelegramSettings
 from risk.alerts import AUDIENCE_HEAD, AUDIENCE_RECIPIENT, told_steps
 from tests.worker.notify_standins import LoopbackServer
-from worker.notify import Notifier
-from worker.pipeline import _escalation_candidates, escalate_overdue
+from worker.notify import Notifier, thread_lock
+from worker.pipeline import ESCALATION_LOCK, _escalation_candidates, escalate_overdue
 from worker.runtime import Runtime
 
 #: Tuesday 2026-01-20 12:00 Moscow: every storm incident's first-answer deadline.
@@ -250,3 +250,19 @@ def test_a_run_cut_off_before_its_steps_are_written_tells_nothing_twice(
     alerts = store.query_alerts(AlertQuery(limit=1000)).items
     told = Counter(key for alert in alerts for key in told_steps(alert))
     assert len(told) == STORM * 2 and set(told.values()) == {1}
+
+
+def test_a_run_that_finds_another_in_progress_leaves_the_steps_to_the_next(
+    store: SqliteStore, loopback: LoopbackServer
+) -> None:
+    rt = runtime(store, loopback, Clock(DEADLINE))
+    storm(store)
+    now = DEADLINE + timedelta(minutes=1)
+    with thread_lock(ESCALATION_LOCK) as held:  # another worker is running an escalation
+        assert held
+        assert escalate_overdue(rt, now, lock=thread_lock) == []
+    assert store.query_alerts(AlertQuery(limit=10)).items == []
+    assert {i.escalation_level for i in store.query_incidents(IncidentQuery(limit=1000)).items} == {0}
+    told = escalate_overdue(rt, now, lock=thread_lock)  # the next run does it, once
+    assert len(told) == len(RECIPIENTS) + CRITICAL
+    assert escalate_overdue(rt, now, lock=thread_lock) == []
