@@ -40,20 +40,30 @@ class Runtime:
 
 
 #: Set each absent key with an expiry. ARGV: ttl, the keys joined by newlines, the 1-based value number of
-#: each key joined by commas, then the distinct values. Reply: (key number, value already there) for every
-#: key that was taken, flat. One argument for all keys: the client packs 3 + values arguments, not 5,000.
+#: each key joined by commas, then the distinct values. Reply: the numbers of the keys that were taken and
+#: the numbers of the values found there (both joined by commas), then the distinct values found. Few
+#: arguments and reply elements whatever the number of keys: redis-py packs and parses each one in Python.
 _PUT_IF_ABSENT_LUA = """
 local which = {}
 for n in string.gmatch(ARGV[3], "%d+") do which[#which + 1] = tonumber(n) end
-local out = {}
+local taken, refs, found, seen = {}, {}, {}, {}
 local i = 0
 for key in string.gmatch(ARGV[2], "[^\\n]+") do
   i = i + 1
   if not redis.call('SET', key, ARGV[3 + which[i]], 'NX', 'EX', ARGV[1]) then
-    out[#out + 1] = i
-    out[#out + 1] = redis.call('GET', key) or false
+    local value = redis.call('GET', key)
+    if value then
+      if not seen[value] then
+        found[#found + 1] = value
+        seen[value] = #found
+      end
+      taken[#taken + 1] = i
+      refs[#refs + 1] = seen[value]
+    end
   end
 end
+local out = {table.concat(taken, ","), table.concat(refs, ",")}
+for _, value in ipairs(found) do out[#out + 1] = value end
 return out
 """
 #: Set every key with an expiry.
@@ -89,9 +99,11 @@ class RedisDedupStore:
         reply = self._put_if_absent(
             keys=[], args=[ttl_s, "\n".join(k for k, _ in items), ",".join(map(str, which)), *values]
         )
+        taken, refs, *found = (v.encode("utf-8") if isinstance(v, str) else v for v in reply)
         out: list[bytes | None] = [None] * len(items)
-        for n, value in zip(reply[::2], reply[1::2], strict=True):
-            out[int(n) - 1] = value.encode("utf-8") if isinstance(value, str) else value or None
+        if taken:
+            for n, ref in zip(taken.split(b","), refs.split(b","), strict=True):
+                out[int(n) - 1] = found[int(ref) - 1]
         return out
 
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
