@@ -191,3 +191,20 @@ def test_unsure_trained_sector_is_flagged_for_review() -> None:
     vague = u.understand(Post(id="b", source="vk", source_id="b", published_at=at, text="что-то случилось"))
     assert sure.sector_confidence >= 0.5 and not sure.needs_review
     assert vague.sector_confidence < 0.5 and vague.needs_review
+
+
+def test_svm_strength_is_chosen_inside_the_training_data() -> None:
+    import numpy as np
+    import scipy.sparse as sp
+
+    from risk.trained import C_GRID, C_VALUE, choose_c
+
+    texts, labels = labelled(80)  # 240 texts: enough for the inner search
+    model = train("topics", texts, labels, embed=False)
+    assert model.meta["svm_c"] in C_GRID
+    small_texts, small_labels = labelled(10)
+    assert train("topics", small_texts, small_labels, embed=False).meta["svm_c"] == C_VALUE
+    # A clean separable binary signal: every C ranks it perfectly, so the first one wins the tie.
+    x = np.eye(2)[[0] * 120 + [1] * 120] + 0.01
+    chosen = choose_c(sp.csr_matrix(x), ["0"] * 120 + ["1"] * 120, np.ones(240))
+    assert chosen == C_GRID[0]
