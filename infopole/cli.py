@@ -69,6 +69,13 @@ def enrich(
             "--gazetteer", help="Справочник адресов CSV: district,settlement,street (можно несколько)."
         ),
     ] = None,
+    appeals: Annotated[
+        bool,
+        typer.Option(
+            "--appeals",
+            help="Все тексты — обращения граждан к муниципалитету (выгрузка портала или горячей линии).",
+        ),
+    ] = False,
 ) -> None:
     """Разметить тексты: сектор, тема, тип, тональность, агрессия, места, дубликаты."""
     from infopole.enrich import enrich_file
@@ -80,6 +87,7 @@ def enrich(
         model_path=model,
         profile_path=profile,
         gazetteer_paths=gazetteer or [],
+        appeals=appeals,
     )
 
 

@@ -295,6 +295,7 @@ def _load_understander(
     profile_path: Path | None,
     gazetteer_paths: Sequence[Path] = (),
     report: Report | None = None,
+    appeals: bool = False,
 ) -> Understander:
     """Return an Understander with the optional model, profile and gazetteer CSVs; raise EnrichError."""
     model = None
@@ -317,7 +318,7 @@ def _load_understander(
             raise EnrichError(f"справочник адресов не подходит: {exc}") from exc
         for problem in problems[:20]:
             (report or Report()).note(problem)
-    return Understander(profile=profile, model=model)
+    return Understander(profile=profile, model=model, appeals=appeals)
 
 
 def run_enrich(
@@ -329,11 +330,12 @@ def run_enrich(
     profile_path: Path | None,
     report: Report,
     gazetteer_paths: Sequence[Path] = (),
+    appeals: bool = False,
 ) -> None:
     """Enrich `input_path` into `out`; raise EnrichError when the whole file cannot be processed."""
     if not input_path.is_file():
         raise EnrichError(f"входной файл не найден: {input_path}")
-    understander = _load_understander(model_path, profile_path, gazetteer_paths, report)
+    understander = _load_understander(model_path, profile_path, gazetteer_paths, report, appeals)
     encoding = _guess_encoding(input_path, report)
     is_csv = input_path.suffix.lower() in {".csv", ".tsv", ".txt"}
     reader = _read_csv if is_csv else _read_jsonl
@@ -375,6 +377,7 @@ def enrich_file(
     model_path: Path | None,
     profile_path: Path | None,
     gazetteer_paths: Sequence[Path] = (),
+    appeals: bool = False,
 ) -> None:
     """Enrich a JSONL/CSV file into JSONL; print bad rows and a summary on stderr; exit 2 on fatal errors."""
     report = Report()
@@ -387,6 +390,7 @@ def enrich_file(
             profile_path=profile_path,
             report=report,
             gazetteer_paths=gazetteer_paths,
+            appeals=appeals,
         )
     except EnrichError as exc:
         report.note(f"ошибка: {exc}")

@@ -46,6 +46,9 @@ DEFAULT_STAGES: dict[str, int] = {
 NER_KINDS = frozenset({Kind.complaint, Kind.question, Kind.suggestion})
 #: Sources whose items are news articles (information unless they carry a complaint anyway).
 NEWS_SOURCES = frozenset({"web"})
+#: Sources whose every text is an appeal to the municipality (the portal ПОС, «Инцидент Менеджмент»):
+#: their sectors use the lexicon's appeals mode (prior for ЖКХ and the yard, ЖКХ for review if nothing fires).
+APPEAL_SOURCES = frozenset({"pos", "im"})
 #: A trained topics model's calibrated probability below this flags the post for a human.
 TRAINED_REVIEW_THRESHOLD = 0.5
 #: A complaint's tone score is at most this (a neutral-worded complaint is still a negative message).
@@ -108,15 +111,20 @@ class Understander:
         *,
         stages: Mapping[str, int | None] | None = None,
         ner: bool = True,
+        appeals: bool = False,
     ) -> None:
         """Build the lexicons, the gazetteer and the stages once; `stages` overrides DEFAULT_STAGES.
 
         `ner`: find places the gazetteer misses with natasha's NER (loaded on first use; off if absent).
+        `appeals`: every text is an appeal to the municipality (a portal's or hotline's export), as the
+        posts of APPEAL_SOURCES always are.
         """
         self.profile = profile
         self.use_ner = ner
         self.model = model if model else None
-        self.sectors = LexiconSectorModel()
+        self.appeals = appeals
+        self.sectors = LexiconSectorModel(appeals=appeals)
+        self._appeal_sectors: LexiconSectorModel | None = self.sectors if appeals else None
         self.tone = ToneScorer()
         self.kinds = KindClassifier()
         self.aggression = AggressionScorer(officials=profile.officials if profile else ())
@@ -132,6 +140,14 @@ class Understander:
             raise ValueError(f"неизвестные стадии понимания: {', '.join(unknown)}")
         self.stage_order: list[str] = sorted(order, key=lambda n: (order[n], n))
         self._stages: list[tuple[str, Stage]] = [(n, STAGE_BUILDERS[n](self)) for n in self.stage_order]
+
+    def sector_model(self, source: str) -> LexiconSectorModel:
+        """Return the lexicon sector model for a post of `source` (appeals mode for APPEAL_SOURCES)."""
+        if source not in APPEAL_SOURCES:
+            return self.sectors
+        if self._appeal_sectors is None:
+            self._appeal_sectors = LexiconSectorModel(appeals=True)
+        return self._appeal_sectors
 
     def understand(self, post: Post) -> Post:
         """Return an enriched copy of one post (never raises for bad text)."""
@@ -186,7 +202,7 @@ def _sector_stage(u: Understander) -> Stage:
         model = u.model.topics if u.model else None
         if model is None:
             for ctx in todo:
-                res = u.sectors.predict(ctx.doc)
+                res = u.sector_model(ctx.post.source).predict(ctx.doc)
                 ctx.out.update(sector=res.sector, topic=res.topic, sector_confidence=res.confidence)
             return
         if not todo:

@@ -172,3 +172,15 @@ def test_gazetteer_csv_option_links_places_and_every_field_is_there(tmp_path: Pa
         app, ["enrich", str(src), "--out", str(out), "--gazetteer", str(tmp_path / "no.csv")]
     )
     assert bad.exit_code == 2 and "справочник адресов" in bad.output
+
+
+def test_cli_enrich_appeals_gives_every_text_a_sector(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    vague = "Когда наконец примут меры, сколько можно ждать ответа"
+    src.write_text(json.dumps({"text": vague}, ensure_ascii=False) + "\n", encoding="utf-8")
+    plain, appeals = tmp_path / "plain.jsonl", tmp_path / "appeals.jsonl"
+    assert CliRunner().invoke(app, ["enrich", str(src), "--out", str(plain)]).exit_code == 0
+    result = CliRunner().invoke(app, ["enrich", str(src), "--out", str(appeals), "--appeals"])
+    assert result.exit_code == 0, result.output
+    assert read_jsonl(plain)[0]["sector"] is None
+    assert read_jsonl(appeals)[0]["sector"] == "ЖКХ" and read_jsonl(appeals)[0]["needs_review"] is True

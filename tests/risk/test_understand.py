@@ -142,3 +142,14 @@ def test_throughput_is_well_above_300_posts_per_second(understander: Understande
     understander.understand_many(posts)
     rate = len(posts) / (time.process_time() - start)
     assert rate >= 300, f"{rate:.0f} posts per CPU second"
+
+
+def test_appeals_of_the_portal_use_the_appeals_prior(understander: Understander) -> None:
+    text = "Когда наконец примут меры, сколько можно ждать ответа"
+    social = understander.understand(make_post(text))
+    portal = understander.understand(make_post(text, source="pos"))
+    assert social.sector is None
+    assert portal.sector == "ЖКХ"
+    assert portal.needs_review is True
+    everything = Understander(appeals=True).understand(make_post(text))
+    assert everything.sector == "ЖКХ"
