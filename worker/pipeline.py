@@ -21,11 +21,13 @@ from risk.conflicts import assess_thread
 from risk.deadlines import calendar_for
 from risk.incidents import (
     ESCALATION_TARGETS,
+    Escalation,
     apply_escalation,
     attach_post,
     due_escalations,
     incident_id_for,
     needs_incident,
+    open_deadline,
     open_incident,
     sla_for,
 )
@@ -324,25 +326,53 @@ def _told_steps(rt: Runtime, now: datetime) -> set[alert_texts.StepKey]:
             return told
 
 
-def _save_escalated(rt: Runtime, writes: Sequence[tuple[Incident, int]]) -> int:
-    """Write escalated incidents in groups (one by one where someone changed one meanwhile); return saved."""
+def _save_escalated(rt: Runtime, items: Sequence[alert_texts.OverdueItem], now: datetime) -> int:
+    """Write the items' steps on their incidents in groups; return how many incidents were written.
+
+    Where someone changed an incident meanwhile (a new message, an answer), it is read again and the
+    steps the run told are applied to it as it is now, if its deadline still waits for them: a told
+    step is recorded by the run that told it, never left to a later run that would tell it again.
+    """
     saved = 0
     grouped = isinstance(rt.store, AlertingStore)
-    for start in range(0, len(writes), ESCALATION_WRITE_BATCH):
-        chunk = writes[start : start + ESCALATION_WRITE_BATCH]
+    for start in range(0, len(items), ESCALATION_WRITE_BATCH):
+        chunk = items[start : start + ESCALATION_WRITE_BATCH]
         if grouped:
+            writes = [(_stepped(item.incident, item.steps, now), item.incident.version) for item in chunk]
             try:
-                saved += len(cast(AlertingStore, rt.store).save_incidents(list(chunk)))
+                saved += len(cast(AlertingStore, rt.store).save_incidents(writes))
                 continue
             except VersionConflict:
-                pass  # one of them changed: write the others alone
-        for incident, version in chunk:
-            try:
-                rt.store.save_incident(incident, expected_version=version)
-                saved += 1
-            except VersionConflict:
-                log.info("escalation: incident %s changed meanwhile; the next run re-reads it", incident.id)
+                pass  # one of them changed: write them one by one
+        for item in chunk:
+            saved += _save_one_escalated(rt, item, now)
     return saved
+
+
+def _stepped(incident: Incident, steps: Sequence[Escalation], now: datetime) -> Incident:
+    """Return the incident with `steps` applied (those above its level)."""
+    for step in steps:
+        incident = apply_escalation(incident, step, now)
+    return incident
+
+
+def _save_one_escalated(rt: Runtime, item: alert_texts.OverdueItem, now: datetime) -> int:
+    """Write one incident's steps, re-reading it while others change it; return 1 if written."""
+    current: Incident | None = item.incident
+    for _ in range(INCIDENT_WRITE_RETRIES):
+        if current is None:
+            return 0
+        deadline = open_deadline(current)
+        steps = [s for s in item.steps if deadline is not None and s.stage == deadline[0]]
+        if not any(s.level > current.escalation_level for s in steps):
+            return 0  # answered, closed or stepped up meanwhile: nothing left to record
+        try:
+            rt.store.save_incident(_stepped(current, steps, now), expected_version=current.version)
+            return 1
+        except VersionConflict:
+            current = rt.store.get_incident(item.incident.id)
+    log.warning("escalation: incident %s kept changing; its steps wait for the next run", item.incident.id)
+    return 0
 
 
 #: The name of the lock that makes escalation runs one at a time (across threads and processes with
@@ -386,13 +416,7 @@ def _escalate(rt: Runtime, now: datetime) -> list[Alert]:
     # The alerts first: a run cut off before its steps are written leaves them due, and the next run
     # applies them without telling them again (they are in `told`), instead of steps never told.
     new = [alert for alert in alerts if rt.store.add_alert(alert)]
-    writes: list[tuple[Incident, int]] = []
-    for item in items:
-        escalated = item.incident
-        for step in item.steps:
-            escalated = apply_escalation(escalated, step, now)
-        writes.append((escalated, item.incident.version))
-    saved = _save_escalated(rt, writes)
+    saved = _save_escalated(rt, items, now)
     log.info(
         "escalation at %s: %d incidents stepped up (%d written), %d new alerts",
         now,

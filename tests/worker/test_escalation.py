@@ -266,3 +266,31 @@ def test_a_run_that_finds_another_in_progress_leaves_the_steps_to_the_next(
     told = escalate_overdue(rt, now, lock=thread_lock)  # the next run does it, once
     assert len(told) == len(RECIPIENTS) + CRITICAL
     assert escalate_overdue(rt, now, lock=thread_lock) == []
+
+
+def test_an_incident_changed_during_the_run_gets_the_steps_it_was_told(
+    store: SqliteStore, loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = runtime(store, loopback, Clock(DEADLINE))
+    storm(store)
+    import worker.pipeline as pipeline
+
+    read_told = pipeline._told_steps
+
+    def told_while_a_message_arrives(rt_: Runtime, now: datetime) -> set[Any]:
+        changed = store.get_incident("inc-150")
+        assert changed is not None
+        store.save_incident(
+            changed.model_copy(update={"post_ids": [*changed.post_ids, "post-new"]}),
+            expected_version=changed.version,
+        )
+        return read_told(rt_, now)
+
+    monkeypatch.setattr(pipeline, "_told_steps", told_while_a_message_arrives)
+    escalate_overdue(rt, DEADLINE + timedelta(minutes=1))
+    monkeypatch.undo()
+    incidents = store.query_incidents(IncidentQuery(limit=1000)).items
+    assert {i.escalation_level for i in incidents} == {2}
+    changed = store.get_incident("inc-150")
+    assert changed is not None and "post-new" in changed.post_ids
+    assert escalate_overdue(rt, DEADLINE + timedelta(minutes=2)) == []  # nothing told twice
