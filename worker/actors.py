@@ -16,6 +16,7 @@ from redis import Redis
 
 from index.models import utcnow
 from index.store import AlertingStore
+from worker import detect_queue
 from worker.broker import setup_broker
 from worker.delivery import (
     claim_sending,
@@ -156,7 +157,22 @@ def ingest(source: str, items: list[dict[str, Any]]) -> None:
     check_disk(rt, queue_notify)
     result = ingest_items(guarded(rt, queue_notify), source, items)
     if result.post_ids:
-        detect_batch.send(result.post_ids)
+        client = _redis()
+        detect_queue.add_pending(client, result.post_ids)
+        schedule_detection(client)
+
+
+def schedule_detection(client: Redis, delay_ms: int = detect_queue.RUN_DELAY_MS) -> None:
+    """Send one delayed detection run for the waiting posts unless one is scheduled already."""
+    if detect_queue.claim_schedule(client):
+        detect_batch.send_with_options(delay=delay_ms)
+
+
+def _detect_posts(post_ids: list[str]) -> None:
+    """Run every detector on stored posts and queue the notifications of the new alerts."""
+    rt = get_runtime()
+    for alert in detect(rt, load_posts(rt, post_ids), rt.clock()):
+        queue_notify(alert.id)
 
 
 @dramatiq.actor(
@@ -168,15 +184,34 @@ def ingest(source: str, items: list[dict[str, Any]]) -> None:
     time_limit=120_000,
     on_retry_exhausted="dead_letter",
 )
-def detect_batch(post_ids: list[str]) -> None:
-    """Run spike, conflict and incident detection on stored posts; queue notifications.
+def detect_batch(post_ids: list[str] | None = None) -> None:
+    """Run spike, conflict and incident detection on the posts waiting for it; queue notifications.
 
+    Without `post_ids` (what `ingest` sends): one run at a time takes up to RUN_LIMIT waiting ids
+    (worker.detect_queue), detects on them and only then drops them, so a killed run loses nothing; a
+    run that finds another in progress schedules a later one. With `post_ids`: detects on those.
     Waits (DiskFull, retried) while the disk has less than half the ingest floor free.
     """
     rt = get_runtime()
     check_disk_for_detection(rt, queue_notify)
-    for alert in detect(rt, load_posts(rt, post_ids), rt.clock()):
-        queue_notify(alert.id)
+    if post_ids is not None:
+        _detect_posts(post_ids)
+        return
+    client = _redis()
+    detect_queue.run_started(client)
+    with redis_lock(client, FLUSH_LOCK_MS)(detect_queue.RUN_LOCK) as acquired:
+        if not acquired:
+            # The run in progress schedules what it leaves; this keeps one coming should it be killed.
+            schedule_detection(client)
+            return
+        ids = detect_queue.read_pending(client, detect_queue.RUN_LIMIT)
+        if ids:
+            _detect_posts(list(dict.fromkeys(ids)))
+            if not detect_queue.drop_done(client, ids):
+                log.warning("detection: the waiting ids changed under the run; they are detected again")
+        left = detect_queue.pending_count(client)
+    if left:
+        schedule_detection(client, 0 if left >= detect_queue.RUN_LIMIT else detect_queue.RUN_DELAY_MS)
 
 
 @dramatiq.actor(
