@@ -159,11 +159,18 @@ def warm_up(ingest: Any, store: Any, items: list[dict[str, Any]], group_pid: int
     )
 
 
+def detect_pending(broker: Any) -> int:
+    """Return how many stored posts wait for a coalesced detection run (worker.detect_queue)."""
+    from worker.detect_queue import PENDING_KEY
+
+    return int(broker.client.llen(PENDING_KEY))
+
+
 def drain(broker: Any, limit_s: float) -> float:
     """Wait until the queues are empty (at most `limit_s`); return the seconds it took (NaN: not empty)."""
     started = time.time()
     while time.time() - started < limit_s:
-        if sum(int(broker.do_qsize(q)) for q in QUEUES) == 0:
+        if sum(int(broker.do_qsize(q)) for q in QUEUES) == 0 and detect_pending(broker) == 0:
             return time.time() - started
         time.sleep(1)
     return float("nan")
@@ -240,6 +247,7 @@ def run(
             stored = store.count_posts(PostQuery()) - stored_before
             cpu_used = cpu_s(busy) - cpu_before
             backlog = sum(int(broker.do_qsize(q)) for q in QUEUES)
+            pending = detect_pending(broker)
             drain_s = drain(broker, drain_limit_s)
             time.sleep(min(drain_limit_s, 15.0))  # the last alerts' deliveries
             kinds = Counter(alert.kind.value for alert in store.query_alerts(AlertQuery(limit=1000)).items)
@@ -268,6 +276,7 @@ def run(
         "cpu_ms_per_post": cpu_used * 1000 / max(1, stored),
         "cpu_bound_rate": stored / (cpu_used / (os.cpu_count() or 1)) if cpu_used > 0 else float("nan"),
         "backlog_end": backlog,
+        "detect_pending_end": pending,
         "drain_s": drain_s,
         "rss_first_mib": statistics.median(s[1] for s in samples[:tenth]),
         "rss_last_mib": statistics.median(s[1] for s in samples[-tenth:]),
