@@ -211,7 +211,9 @@ def detect_batch(post_ids: list[str] | None = None) -> None:
                 log.warning("detection: the waiting ids changed under the run; they are detected again")
         left = detect_queue.pending_count(client)
     if left:
-        schedule_detection(client, 0 if left >= detect_queue.RUN_LIMIT else detect_queue.RUN_DELAY_MS)
+        # What came during the run has waited a run's length already: the next run starts at once.
+        detect_queue.claim_schedule(client)
+        detect_batch.send_with_options(delay=0)
 
 
 @dramatiq.actor(
