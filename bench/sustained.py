@@ -37,9 +37,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.ingest import group_cpu_s, group_rss_bytes
 
 #: Posts per ingest message.
 BATCH = 100
@@ -103,29 +103,6 @@ def cycled(items: list[dict[str, Any]], cycle: int) -> list[dict[str, Any]]:
     return out
 
 
-def group_rss(pid: int) -> int:
-    """Return the summed RSS of a process and its children (bytes)."""
-    try:
-        root = psutil.Process(pid)
-        return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
-    except psutil.NoSuchProcess:
-        return 0
-
-
-def cpu_s(pids: list[int]) -> float:
-    """Return the CPU seconds (user + system) used so far by processes and their children."""
-    total = 0.0
-    for pid in pids:
-        try:
-            root = psutil.Process(pid)
-            for proc in [root, *root.children(recursive=True)]:
-                times = proc.cpu_times()
-                total += times.user + times.system
-        except psutil.NoSuchProcess:
-            continue
-    return total
-
-
 def slope_per_hour(samples: list[tuple[float, float]]) -> float:
     """Return the least-squares slope of (seconds, value) samples per hour."""
     if len(samples) < 2:
@@ -155,7 +132,8 @@ def warm_up(ingest: Any, store: Any, items: list[dict[str, Any]], group_pid: int
     while time.time() < deadline and store.count_posts(PostQuery()) < len(batch) // 2:
         time.sleep(1)
     print(
-        f"warm: {store.count_posts(PostQuery())} posts stored, workers {group_rss(group_pid) / 2**20:.0f} MiB"
+        f"warm: {store.count_posts(PostQuery())} posts stored, "
+        f"workers {group_rss_bytes(group_pid) / 2**20:.0f} MiB"
     )
 
 
@@ -215,7 +193,7 @@ def run(
             warm_up(ingest, store, items, group.pid)
             stored_before = store.count_posts(PostQuery())
             busy = [group.pid, int(stack.redis.pid)] if stack.redis is not None else [group.pid]
-            cpu_before = cpu_s(busy)
+            cpu_before = group_cpu_s(busy)
             sent_at: dict[str, float] = {}
             samples: list[tuple[float, float, int, int]] = []  # (s, rss MiB, stored, backlog)
             started = time.time()
@@ -238,14 +216,14 @@ def run(
                 if now >= next_sample:
                     backlog = sum(int(broker.do_qsize(q)) for q in QUEUES)
                     stored = store.count_posts(PostQuery())
-                    samples.append((now - started, group_rss(group.pid) / 2**20, stored, backlog))
+                    samples.append((now - started, group_rss_bytes(group.pid) / 2**20, stored, backlog))
                     next_sample += SAMPLE_S
                 pause = started + sent / rate - time.time()
                 if pause > 0:
                     time.sleep(pause)
             elapsed = time.time() - started
             stored = store.count_posts(PostQuery()) - stored_before
-            cpu_used = cpu_s(busy) - cpu_before
+            cpu_used = group_cpu_s(busy) - cpu_before
             backlog = sum(int(broker.do_qsize(q)) for q in QUEUES)
             pending = detect_pending(broker)
             drain_s = drain(broker, drain_limit_s)
