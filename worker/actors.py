@@ -127,6 +127,18 @@ def _notifier() -> Notifier:
     )
 
 
+#: Retry policy of the pipeline's steps (ingest, history, detection): 5 retries for failures, more for
+#: outages, back-off 1-60 s, 2 minutes per run, then the dead-letter log.
+PIPELINE_STEP: dict[str, Any] = {
+    "max_retries": 5,
+    "retry_when": retry_policy(5),
+    "min_backoff": 1_000,
+    "max_backoff": 60_000,
+    "time_limit": 120_000,
+    "on_retry_exhausted": "dead_letter",
+}
+
+
 @dramatiq.actor(queue_name="infopole-dead", max_retries=0, time_limit=10_000)
 def dead_letter(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
     """Record a message whose retries are exhausted, so it can be inspected and replayed."""
@@ -143,15 +155,7 @@ def write_dead_letter(message: dict[str, Any], retry_info: dict[str, Any]) -> No
     log.error("dead letter: %s %s", message.get("actor_name"), message.get("message_id"))
 
 
-@dramatiq.actor(
-    queue_name="infopole-ingest",
-    max_retries=5,
-    retry_when=retry_policy(5),
-    min_backoff=1_000,
-    max_backoff=60_000,
-    time_limit=120_000,
-    on_retry_exhausted="dead_letter",
-)
+@dramatiq.actor(queue_name="infopole-ingest", **PIPELINE_STEP)
 def ingest(source: str, items: list[dict[str, Any]]) -> None:
     """Map, understand and store a batch of raw items, then queue detection for it.
 
@@ -203,15 +207,7 @@ def _detect_apart(post_ids: list[str], first: BaseException) -> None:
             _detect_apart(part, exc)
 
 
-@dramatiq.actor(
-    queue_name="infopole-detect",
-    max_retries=5,
-    retry_when=retry_policy(5),
-    min_backoff=1_000,
-    max_backoff=60_000,
-    time_limit=120_000,
-    on_retry_exhausted="dead_letter",
-)
+@dramatiq.actor(queue_name="infopole-detect", **PIPELINE_STEP)
 def detect_batch(post_ids: list[str] | None = None) -> None:
     """Run spike, conflict and incident detection on the posts waiting for it; queue notifications.
 
@@ -254,15 +250,7 @@ def detect_batch(post_ids: list[str] | None = None) -> None:
         detect_batch.send_with_options(delay=0)
 
 
-@dramatiq.actor(
-    queue_name="infopole-ingest",
-    max_retries=5,
-    retry_when=retry_policy(5),
-    min_backoff=1_000,
-    max_backoff=60_000,
-    time_limit=120_000,
-    on_retry_exhausted="dead_letter",
-)
+@dramatiq.actor(queue_name="infopole-ingest", **PIPELINE_STEP)
 def ingest_history(source: str, items: list[dict[str, Any]]) -> None:
     """Store a batch of past items (the demo's history): their incidents and conflicts, no spike checks.
 
