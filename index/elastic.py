@@ -186,18 +186,32 @@ class ElasticStore:
         self, kind: Kind, query: dict[str, Any], sort: list[dict[str, Any]], limit: int, offset: int
     ) -> tuple[list[dict[str, Any]], int]:
         """Return hits `offset`..`offset + limit` of a sorted query and the total (deep: search_after)."""
+        hits, total, _ = self._page_counted(kind, query, sort, limit, offset, None)
+        return hits, total
+
+    def _page_counted(
+        self,
+        kind: Kind,
+        query: dict[str, Any],
+        sort: list[dict[str, Any]],
+        limit: int,
+        offset: int,
+        cap: int | None,
+    ) -> tuple[list[dict[str, Any]], int, bool]:
+        """Return hits `offset`..`offset + limit`, the total counted up to `cap` (None: all) and if exact."""
+        track: int | bool = True if cap is None else cap
         if offset + limit <= MAX_WINDOW:
             response = self._search(
-                kind, query=query, sort=sort, from_=offset, size=limit, track_total_hits=True
+                kind, query=query, sort=sort, from_=offset, size=limit, track_total_hits=track
             )
-            return list(response["hits"]["hits"]), int(response["hits"]["total"]["value"])
+            return list(response["hits"]["hits"]), *_total_of(response)
         skipped, after = 0, None
-        total, hits = 0, []
+        total, exact, hits = 0, True, []
         while True:
             size = min(MAX_WINDOW, offset + limit - skipped)
             extra: dict[str, Any] = {} if after is None else {"search_after": after}
-            response = self._search(kind, query=query, sort=sort, size=size, track_total_hits=True, **extra)
-            total = int(response["hits"]["total"]["value"])
+            response = self._search(kind, query=query, sort=sort, size=size, track_total_hits=track, **extra)
+            total, exact = _total_of(response)
             batch = list(response["hits"]["hits"])
             if not batch:
                 break
@@ -207,7 +221,7 @@ class ElasticStore:
             after = batch[-1]["sort"]
             if skipped >= offset + limit:
                 break
-        return hits[:limit], total
+        return hits[:limit], total, exact
 
     def forget_indices(self) -> None:
         """Forget which monthly indices exist (after indices were deleted or swapped elsewhere)."""
@@ -373,8 +387,12 @@ class ElasticStore:
         _check_paging(query.limit, query.offset)
         order = "desc" if query.newest_first else "asc"
         sort = [{"published_at": {"order": order}}, {"id": {"order": order}}]
-        hits, total = self._page("posts", self._post_query(query), sort, query.limit, query.offset)
-        return Page(items=[post_from_doc(hit["_source"]) for hit in hits], total=total)
+        cap = query.total_cap if query.text is not None and query_words(query.text) else None
+        hits, total, exact = self._page_counted(
+            "posts", self._post_query(query), sort, query.limit, query.offset, cap
+        )
+        items = [post_from_doc(hit["_source"]) for hit in hits]
+        return Page(items=items, total=total, total_exact=exact)
 
     def count_posts(self, query: PostQuery) -> int:
         """Return how many posts match `query` (limit and offset ignored)."""
@@ -1015,3 +1033,9 @@ class ElasticStore:
             "plans", {"term": {"week": week}}, [{"slot_id": {"order": "asc"}}], MAX_WINDOW, 0
         )
         return [PlanDecision.model_validate(hit["_source"]) for hit in hits]
+
+
+def _total_of(response: Mapping[str, Any]) -> tuple[int, bool]:
+    """Return a search response's total hits and whether it is exact (relation "eq")."""
+    total = response["hits"]["total"]
+    return int(total["value"]), total.get("relation", "eq") == "eq"

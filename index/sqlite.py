@@ -11,7 +11,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,15 @@ from index.models import (
     as_utc,
 )
 from index.sqlite_counts import HourlyCountsCache, log_hours
-from index.sqlite_reads import all_posts, fulltext_total, read_along_time, rollup_total
+from index.sqlite_reads import (
+    all_posts,
+    capped_total,
+    fulltext_total,
+    read_along_time,
+    rollup_total,
+    walk_bound,
+    walk_rows,
+)
 from index.sqlite_schema import GROUP_BITS, GROUPINGS, SchemaTooNew, hour_bucket, migrate, register_functions
 from index.store import (
     AlertQuery,
@@ -413,6 +421,7 @@ class SqliteStore:
         order = "DESC" if query.newest_first else "ASC"
         by = f"ORDER BY published_at {order}, id {order}"
         match = None if query.text is None else fts_query(query.text)
+        cap = query.total_cap if match is not None else None
         with self._read() as conn:
 
             def count(part: PostQuery) -> int:
@@ -420,24 +429,64 @@ class SqliteStore:
                 return int(conn.execute(f"SELECT count(*) FROM posts{part_where}", part_params).fetchone()[0])
 
             total = rollup_total(conn, query, match is not None, count)
+            if total is None and match is not None and cap is not None:
+                plain = replace(query, text=None)
+                rest = "" if self._post_filter(plain)[0] == "" else where
+                total = capped_total(conn, match, rest, params, cap)
             if total is None:
                 total = fulltext_total(conn, query, match)
             if total is None:
                 total = count(query)
-            if match is None:
-                sql = f"SELECT data FROM posts{where} {by} LIMIT ? OFFSET ?"
-            elif read_along_time(total, query.offset + query.limit, all_posts(conn)):
-                # A common word: walk the time index, checking each post's full text, until the page fills.
-                where, params = self._post_filter(query, fts_per_row=True)
-                sql = f"SELECT data FROM posts INDEXED BY posts_published{where} {by} LIMIT ? OFFSET ?"
-            else:
-                # A rarer word: sort the matches' keys only, then read the page's rows.
-                sql = (
-                    f"SELECT data FROM posts WHERE rowid IN "
-                    f"(SELECT rowid FROM posts{where} {by} LIMIT ? OFFSET ?) {by}"
-                )
-            rows = conn.execute(sql, [*params, query.limit, query.offset]).fetchall()
-        return Page(items=[Post.model_validate_json(row[0]) for row in rows], total=total)
+            exact = cap is None or total <= cap
+            rows: list[Any] | None = None
+            if not exact:
+                rows = self._capped_page(conn, query, by, all_posts(conn))
+            if rows is None:
+                rows = self._page_rows(conn, query, where, params, by, total)
+        items = [Post.model_validate_json(row[0]) for row in rows]
+        if not exact:
+            return Page(items=items, total=cap or 0, total_exact=False)
+        return Page(items=items, total=total)
+
+    def _page_rows(
+        self, conn: sqlite3.Connection, query: PostQuery, where: str, params: list[Any], by: str, total: int
+    ) -> list[Any]:
+        """Return the rows of a page of `total` matches (`where` and `params` from `_post_filter`)."""
+        if query.text is None or fts_query(query.text) is None:
+            sql = f"SELECT data FROM posts{where} {by} LIMIT ? OFFSET ?"
+        elif read_along_time(total, query.offset + query.limit, all_posts(conn)):
+            # A common word: walk the time index, checking each post's full text, until the page fills.
+            where, params = self._post_filter(query, fts_per_row=True)
+            sql = f"SELECT data FROM posts INDEXED BY posts_published{where} {by} LIMIT ? OFFSET ?"
+        else:
+            # A rarer word: sort the matches' keys only, then read the page's rows.
+            sql = (
+                f"SELECT data FROM posts WHERE rowid IN "
+                f"(SELECT rowid FROM posts{where} {by} LIMIT ? OFFSET ?) {by}"
+            )
+        return conn.execute(sql, [*params, query.limit, query.offset]).fetchall()
+
+    def _capped_page(
+        self, conn: sqlite3.Connection, query: PostQuery, by: str, posts: int
+    ) -> list[Any] | None:
+        """Return a full-text page's rows read among the newest posts only, or None when they lack it.
+
+        More than `total_cap` posts match, so a page is likely among the newest few thousand posts: walk
+        them along the time order, checking each against the full text, up to a time bound.
+        """
+        wanted = query.offset + query.limit
+        plain_where, plain_params = self._post_filter(replace(query, text=None))
+        rows_walked = walk_rows(wanted, query.total_cap or 1, posts)
+        bound = walk_bound(conn, plain_where, plain_params, rows_walked, query.newest_first)
+        where, params = self._post_filter(query, fts_per_row=True)
+        if bound is not None:
+            where += " AND published_at >= ?" if query.newest_first else " AND published_at <= ?"
+            params.append(bound)
+        sql = f"SELECT data FROM posts INDEXED BY posts_published{where} {by} LIMIT ? OFFSET ?"
+        rows = conn.execute(sql, [*params, query.limit, query.offset]).fetchall()
+        if bound is not None and len(rows) < query.limit:
+            return None  # the matches are older than the walked rows: sort them instead
+        return rows
 
     def count_posts(self, query: PostQuery) -> int:
         """Return how many posts match `query` (limit and offset ignored)."""

@@ -90,3 +90,43 @@ def read_along_time(matches: int, wanted: int, posts: int) -> bool:
     Along the time index about wanted × posts / matches rows are probed; sorting looks up every match.
     """
     return matches > 0 and matches * matches > PROBE_COST * wanted * posts
+
+
+#: A capped full-text page is first looked for among this many times the rows an even spread needs.
+WALK_SLACK = 4
+#: ... and among at least this many rows.
+WALK_MIN_ROWS = 2_000
+
+
+def capped_total(conn: sqlite3.Connection, match: str, where: str, params: list[object], cap: int) -> int:
+    """Return how many posts match, counting at most `cap + 1` of them (`where` filters `posts`).
+
+    A full-text-only query (`where` empty of other filters) is counted in the full-text index alone.
+    """
+    if where:
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM posts{where} LIMIT ?)"
+        return int(conn.execute(sql, [*params, cap + 1]).fetchone()[0])
+    sql = "SELECT count(*) FROM (SELECT 1 FROM posts_fts WHERE posts_fts MATCH ? LIMIT ?)"
+    return int(conn.execute(sql, (match, cap + 1)).fetchone()[0])
+
+
+def walk_rows(wanted: int, cap: int, posts: int) -> int:
+    """Return how many of the newest rows a page of `wanted` posts is looked for in when ≥ `cap` match.
+
+    With at least `cap` matches among `posts` spread evenly, `wanted × posts / cap` rows hold the page.
+    """
+    return max(WALK_MIN_ROWS, WALK_SLACK * wanted * posts // max(cap, 1))
+
+
+def walk_bound(
+    conn: sqlite3.Connection, where: str, params: list[object], rows: int, newest_first: bool
+) -> float | None:
+    """Return the publication time of the `rows`-th post along the time order (None: fewer posts).
+
+    `where` holds every filter but the full text; the posts at or beyond the bound are a prefix of the
+    order, so the matches among them are the first matches of the whole order.
+    """
+    order = "DESC" if newest_first else "ASC"
+    sql = f"SELECT published_at FROM posts{where} ORDER BY published_at {order} LIMIT 1 OFFSET ?"
+    row = conn.execute(sql, [*params, rows]).fetchone()
+    return None if row is None else float(row[0])

@@ -64,6 +64,9 @@ class PostQuery:
     limit: int = 50
     offset: int = 0
     newest_first: bool = True
+    # When set, a full-text query's total is counted only up to this many posts: beyond it the page's
+    # total is `total_cap` and `total_exact` is False (a lower bound). None: always exact.
+    total_cap: int | None = None
 
 
 @dataclass
@@ -128,6 +131,7 @@ class Page(Generic[T]):
 
     items: list[T] = field(default_factory=list)
     total: int = 0
+    total_exact: bool = True  # False: more than `total` matched (PostQuery.total_cap reached)
 
 
 @runtime_checkable

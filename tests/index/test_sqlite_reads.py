@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from index.models import Post
 from index.sqlite import SqliteStore
-from index.sqlite_reads import read_along_time
+from index.sqlite_reads import read_along_time, walk_rows
 from index.store import PostQuery
 from tests.factories import BASE_TIME, make_post
 
@@ -110,3 +111,29 @@ def test_common_words_are_read_along_time_and_rare_ones_sorted() -> None:
     assert read_along_time(matches=260_000, wanted=50, posts=1_000_000)
     assert not read_along_time(matches=1_000, wanted=50, posts=1_000_000)
     assert not read_along_time(matches=0, wanted=50, posts=10)
+
+
+@pytest.mark.parametrize("walked", [10, 40, 2_000])
+@pytest.mark.parametrize("newest_first", [True, False])
+@pytest.mark.parametrize("text", ["вода", "вода дорога", "редкость"])
+def test_capped_full_text_pages_equal_the_exact_ones(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch, text: str, newest_first: bool, walked: int
+) -> None:
+    # A short walk along time finds no page of a rare word and falls back to sorting its matches.
+    monkeypatch.setattr("index.sqlite.walk_rows", lambda *_: walked)
+    for offset, sector in ((0, None), (7, None), (50, None), (0, "жкх"), (3, "дороги")):
+        query = PostQuery(text=text, sector=sector, limit=7, offset=offset, newest_first=newest_first)
+        exact = store.query_posts(query)
+        capped = store.query_posts(replace(query, total_cap=4))
+        assert [p.id for p in capped.items] == [p.id for p in exact.items]
+        assert capped.total_exact == (exact.total <= 4)
+        assert capped.total == min(exact.total, 4)
+        assert exact.total_exact and exact.total == _plain_count(store, query)
+
+
+def test_walk_rows_grow_with_the_page_and_the_store_and_shrink_with_the_cap() -> None:
+    assert walk_rows(wanted=50, cap=10_000, posts=1_000_000) == 20_000
+    assert walk_rows(wanted=50, cap=10_000, posts=10_000) == 2_000  # the floor
+    assert walk_rows(wanted=500, cap=10_000, posts=1_000_000) > walk_rows(
+        wanted=50, cap=10_000, posts=1_000_000
+    )

@@ -357,6 +357,34 @@ def test_full_text_over_russian_lemmas(store: Store) -> None:
     assert store.count_posts(PostQuery(text="улица", sector=water.sector)) == 1
 
 
+def test_full_text_total_is_capped_beyond_total_cap(store: Store) -> None:
+    water = [
+        make_post(published_at=BASE_TIME + timedelta(minutes=7 * i), lemmas=f"нет вода дом {i}")
+        for i in range(12)
+    ]
+    pits = [make_post(published_at=BASE_TIME + timedelta(minutes=5 * i), lemmas="яма дом") for i in range(3)]
+    store.upsert_posts([*water, *pits])
+    newest_water = _newest_first(water)
+
+    capped = store.query_posts(PostQuery(text="вода", limit=4, total_cap=5))
+    assert (capped.total, capped.total_exact) == (5, False)  # a lower bound: more than 5 match
+    assert _ids(capped.items) == newest_water[:4]  # the page itself is exact
+    later = store.query_posts(PostQuery(text="вода", limit=4, offset=8, total_cap=5))
+    assert _ids(later.items) == newest_water[8:12]
+    oldest = store.query_posts(PostQuery(text="вода", limit=3, total_cap=5, newest_first=False))
+    assert _ids(oldest.items) == list(reversed(newest_water))[:3]
+    sliced = store.query_posts(PostQuery(text="вода", since=water[9].published_at, limit=10, total_cap=5))
+    assert (sliced.total, sliced.total_exact) == (3, True)  # fewer than the cap: exact
+    assert _ids(sliced.items) == newest_water[:3]
+    few = store.query_posts(PostQuery(text="яма", limit=10, total_cap=5))
+    assert (few.total, few.total_exact) == (3, True)
+    at_cap = store.query_posts(PostQuery(text="яма", limit=10, total_cap=3))
+    assert (at_cap.total, at_cap.total_exact) == (3, True)
+    exact = store.query_posts(PostQuery(text="вода", limit=4))
+    assert (exact.total, exact.total_exact) == (12, True)  # no cap: always exact
+    assert store.count_posts(PostQuery(text="вода", total_cap=5)) == 12
+
+
 @pytest.mark.parametrize(
     "text",
     ['"', "вода OR яма", "вода AND", "NEAR(вода", "вода*", "-вода", "(", "^вода", "вода:1", "col:вода", "'"],
