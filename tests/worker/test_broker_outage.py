@@ -1,4 +1,5 @@
-"""Enqueue waits out a broker restart (same message id, stored once) and the worker takes a new id."""
+"""Enqueue waits out a broker restart (same message id, stored once) and the worker takes a new id; a
+webhook accepted just before the broker died is recorded as sent and never sent again."""
 
 from __future__ import annotations
 
@@ -12,8 +13,15 @@ import pytest
 import redis
 from dramatiq import Message
 
+from index.models import ChannelKind, DeliveryStatus, NotifyChannel
+from index.sqlite import SqliteStore
+from index.store import DeliveryQuery
+from infopole.settings import Settings
 from tests.faults.harness import RedisServer, queued_messages
+from tests.worker.test_notify import NOON, Clock, build_profile, head_subscription, make_alert
 from worker.broker import make_broker
+from worker.notify import Notifier, Senders
+from worker.notify.delivery import RedisSentMarks
 
 
 @pytest.fixture
@@ -57,3 +65,49 @@ def test_without_a_retry_window_enqueue_fails_at_once(server: RedisServer) -> No
     with pytest.raises(redis.ConnectionError):
         broker.enqueue(message(1))
     broker.close()
+
+
+def test_a_webhook_accepted_as_the_broker_dies_is_logged_sent_and_not_repeated(
+    server: RedisServer, tmp_path: Path
+) -> None:
+    store = SqliteStore(tmp_path / "notify.sqlite3")
+    hook = NotifyChannel(kind=ChannelKind.webhook, address="http://127.0.0.1:9/hook")
+    store.save_subscription(head_subscription(channels=[hook]))
+    store.add_alert(make_alert())
+    client = redis.Redis(unix_socket_path=str(server.socket))
+    sent: list[str] = []
+
+    def webhook(channel: NotifyChannel, body: bytes, delivery: str) -> None:
+        sent.append(delivery)
+        if len(sent) == 1:
+            server.kill()  # the receiver has the alert; the sender's sent mark cannot be written
+
+    def unused(*args: Any) -> None:
+        raise AssertionError("only the webhook is subscribed")
+
+    notifier = Notifier(
+        store,
+        Settings(env="development"),
+        build_profile(),
+        clock=Clock(NOON),
+        senders=Senders(telegram=unused, email=unused, webhook=webhook),
+        sent_marks=RedisSentMarks(client),
+    )
+
+    def notify_run() -> list[str]:
+        """Run the notify actor's delivery once; a broker error fails the run (the actor retries)."""
+        try:
+            return notifier.notify("alert-1").sent
+        except redis.ConnectionError:
+            return []
+
+    first = notify_run()
+    server.start()
+    again = notify_run()  # the notify message is redelivered after the outage
+
+    assert len(sent) == 1, f"the webhook got the alert {len(sent)} times"
+    assert first == sent and not again
+    log = store.query_deliveries(DeliveryQuery(alert_id="alert-1")).items
+    assert [d.status for d in log] == [DeliveryStatus.sent]
+    client.close()
+    store.close()

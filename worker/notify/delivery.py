@@ -44,6 +44,8 @@ from typing import Any, Protocol, cast
 from urllib.parse import quote
 
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from index.models import (
     Alert,
@@ -611,9 +613,24 @@ class Notifier:
                 self.sent_marks.release(key)
             return False
         finally:
-            if accepted and self.sent_marks is not None:
-                self.sent_marks.mark_sent(key)
+            if accepted:
+                self._mark_sent(key)
         return True
+
+    def _mark_sent(self, key: str) -> None:
+        """Mark `key` sent; a broker outage is logged, not raised.
+
+        The channel has accepted the message, and the delivery log's write that follows records that
+        too. Raising here would skip that write, and the next attempt would send the message again.
+        """
+        if self.sent_marks is None:
+            return
+        try:
+            self.sent_marks.mark_sent(key)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning(
+                "delivery %s was accepted; its sent mark waits for the log (broker down: %s)", key, exc
+            )
 
     def _send_one(self, delivery: Delivery, alert: Alert, now: datetime, report: FlushReport) -> bool:
         """Send one delivery; return whether the address may go on to the next one."""
