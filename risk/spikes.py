@@ -325,6 +325,172 @@ def _hourly_fit(counts: pd.Series, last: datetime, tz: str) -> tuple[pd.Datetime
     return index, fit
 
 
+@dataclass(frozen=True)
+class HourlyBaseline:
+    """One baseline pass over an hourly count series, hour `first` to hour `last`: each hour's test terms.
+
+    The expectation and φ of an hour rest only on the hours before it, so a baseline fitted up to the hour
+    being counted stays valid while that hour's own count grows (the live hour): refit it when an earlier
+    hour changes or a new hour starts. `shift` carries the level-shift CUSUM over the hours before `last`.
+    """
+
+    first: datetime  # UTC start of the first hour
+    expected: np.ndarray  # one-step-ahead expectation per hour, first .. last
+    phi: (
+        np.ndarray
+    )  # the test's dispersion φ per hour (the counts' own, at least MIN_DISPERSION, + baseline's)
+    shift_total: float  # the CUSUM after the hours before `last` (0 during LEVEL_SHIFT_WARMUP_DAYS)
+    shift_hits: tuple[int, ...]  # positions before `last` where the CUSUM crossed LEVEL_SHIFT_H
+
+    @property
+    def last(self) -> datetime:
+        """Return the UTC start of the last hour (the one the baseline was fitted up to)."""
+        return self.first + timedelta(hours=len(self.expected) - 1)
+
+
+def hourly_baseline(counts: np.ndarray, first: datetime, *, tz: str = "Europe/Moscow") -> HourlyBaseline:
+    """Fit the baseline over hourly `counts` starting at the hour `first` (zero-filled; the last one is
+    the hour being judged: its own count shapes nothing but nothing here reads it)."""
+    start = pd.Timestamp(_hour_start(first))
+    index = pd.date_range(start, periods=max(len(counts), 1), freq="h")
+    values = np.asarray(counts, dtype=float) if len(counts) else np.zeros(1)
+    local = index.tz_convert(ZoneInfo(tz))
+    fit = _fit(
+        values,
+        np.asarray(local.hour),
+        np.asarray(local.day_of_week),
+        steps_per_day=24.0,
+        diurnal_prior=GLOBAL_DIURNAL,
+    )
+    phi = np.maximum(fit.dispersion, MIN_DISPERSION) + fit.uncertainty
+    warm = int(max(24, LEVEL_SHIFT_WARMUP_DAYS * 24))
+    z = _shift_z(values[warm:-1], fit.expected[warm:-1], phi[warm:-1])
+    hits, total = _cusum(z)
+    return HourlyBaseline(
+        first=start.to_pydatetime(),
+        expected=fit.expected,
+        phi=phi,
+        shift_total=total,
+        shift_hits=tuple(int(h) + warm for h in hits),
+    )
+
+
+def assess_baseline(
+    baseline: HourlyBaseline,
+    counts: np.ndarray,
+    hours: Sequence[datetime],
+    *,
+    min_count: int = 5,
+    p_value: float = 1e-4,
+) -> dict[datetime, SpikeAssessment]:
+    """Return the assessment of each of `hours` (from `baseline.first` to its last) with `counts` observed.
+
+    `counts` are the hourly counts from `baseline.first` (as fitted, the last hour's may have grown since).
+    The same test as `assess_hours`; hours outside the baseline are left out.
+    """
+    first = baseline.first
+    wanted = sorted({_hour_start(h) for h in hours})
+    positions = [int((h - first) // timedelta(hours=1)) for h in wanted]
+    kept = [(h, i) for h, i in zip(wanted, positions, strict=True) if 0 <= i < len(baseline.expected)]
+    if not kept:
+        return {}
+    at = np.asarray([i for _, i in kept])
+    observed = np.asarray(counts, dtype=float)[at] if len(counts) else np.zeros(len(at))
+    expected = baseline.expected[at]
+    phi = baseline.phi[at]
+    tails = nb_tail(observed, expected, phi)
+    out: dict[datetime, SpikeAssessment] = {}
+    for j, (hour, position) in enumerate(kept):
+        n, e, p = int(observed[j]), float(expected[j]), float(tails[j])
+        out[hour] = SpikeAssessment(
+            hour=hour,
+            observed=n,
+            expected=e,
+            p_value=p,
+            is_spike=n >= min_count and n > e and p < p_value and position >= MIN_HISTORY_HOURS,
+            severity=severity(n, e),
+            dispersion=float(phi[j]),
+            history_hours=position,
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class LevelShift:
+    """A level-shift alarm of an hourly series: the hour, and the excess since the CUSUM began to rise."""
+
+    hour: datetime  # UTC start of the hour the CUSUM crossed LEVEL_SHIFT_H
+    since: datetime  # UTC start of the first hour of the rise (the CUSUM left 0)
+    observed: float  # posts in [since, hour]
+    expected: float
+    p_value: float  # P(sum ≥ observed) under the baseline (negative binomial of the sum)
+
+
+def level_shifts(baseline: HourlyBaseline, counts: np.ndarray, *, min_count: int = 5) -> list[LevelShift]:
+    """Return the level-shift alarms of an hourly series, the last hour judged on its count so far.
+
+    The CUSUM of `detect_series` (`level_shift_hits`) on each hour's clipped z-score: the hours before the
+    last are fixed in `baseline`; the last (live) hour alarms once its count so far makes the sum cross.
+    An alarm needs at least `min_count` posts in its hour.
+    """
+    values = np.asarray(counts, dtype=float)
+    last = len(baseline.expected) - 1
+    hits = list(baseline.shift_hits)
+    warm = int(max(24, LEVEL_SHIFT_WARMUP_DAYS * 24))
+    if last >= warm and len(values) > last:
+        z = _shift_z(values[last:], baseline.expected[last:], baseline.phi[last:])
+        clipped = float(np.clip(np.nan_to_num(z), -LEVEL_SHIFT_CLIP_Z, LEVEL_SHIFT_CLIP_Z)[0])
+        if max(0.0, baseline.shift_total + clipped - LEVEL_SHIFT_K) > LEVEL_SHIFT_H:
+            hits.append(last)
+    if not hits:
+        return []
+    z = np.clip(
+        np.nan_to_num(
+            _shift_z(
+                values[warm : hits[-1] + 1],
+                baseline.expected[warm : hits[-1] + 1],
+                baseline.phi[warm : hits[-1] + 1],
+            )
+        ),
+        -LEVEL_SHIFT_CLIP_Z,
+        LEVEL_SHIFT_CLIP_Z,
+    )
+    out: list[LevelShift] = []
+    total, begin = 0.0, warm  # the CUSUM and the first hour of its current rise
+    for position in range(warm, hits[-1] + 1):
+        total = max(0.0, total + float(z[position - warm]) - LEVEL_SHIFT_K)
+        if total <= 0.0:
+            begin = position + 1
+        if total <= LEVEL_SHIFT_H and position != hits[-1]:
+            continue
+        if values[position] >= min_count:
+            obs = float(values[begin : position + 1].sum())
+            exp = float(baseline.expected[begin : position + 1].sum())
+            # A sum of n hours varies by Σφe² around Σe: its own φ is about φ/n, but never below the
+            # baseline's own uncertainty, which every hour of the sum shares.
+            part_e = baseline.expected[begin : position + 1]
+            phi = max(
+                float(np.sum(baseline.phi[begin : position + 1] * part_e**2) / max(exp, 1e-9) ** 2),
+                MIN_DISPERSION,
+            )
+            out.append(
+                LevelShift(
+                    hour=baseline.first + timedelta(hours=position),
+                    since=baseline.first + timedelta(hours=begin),
+                    observed=obs,
+                    expected=exp,
+                    p_value=float(nb_tail(obs, exp, phi)),
+                )
+            )
+        total, begin = 0.0, position + 1
+    return out
+
+
+def _shift_z(observed: np.ndarray, expected: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    """Return each hour's z-score against its baseline (negative binomial standard deviation)."""
+    return np.asarray((observed - expected) / np.sqrt(expected + phi * expected**2), dtype=float)
+
+
 def expected_count(history: pd.Series, at: datetime, *, tz: str = "Europe/Moscow") -> float:
     """Return the expected number of posts in the hour of `at` from the hourly counts before it.
 
@@ -633,6 +799,17 @@ def level_shift_hits(
     clip makes it robust: one burst (the window test's job) adds at most `clip`, so only a sustained
     excess of more than k standard deviations a block — a slow ramp or a level shift — accumulates.
     """
+    return _cusum(z, k=k, h=h, clip=clip)[0]
+
+
+def _cusum(
+    z: np.ndarray,
+    *,
+    k: float = LEVEL_SHIFT_K,
+    h: float = LEVEL_SHIFT_H,
+    clip: float = LEVEL_SHIFT_CLIP_Z,
+) -> tuple[np.ndarray, float]:
+    """Return the positions where the CUSUM of `level_shift_hits` crosses `h`, and its final value."""
     total = 0.0
     out: list[int] = []
     for j, value in enumerate(np.clip(np.nan_to_num(np.asarray(z, dtype=float)), -clip, clip)):
@@ -640,7 +817,7 @@ def level_shift_hits(
         if total > h:
             out.append(j)
             total = 0.0
-    return np.asarray(out, dtype=int)
+    return np.asarray(out, dtype=int), total
 
 
 # Series keys and episodes across the hierarchy ----------------------------------------------------
