@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.deps import AppContext, get_principal
 from api.errors import install_error_handlers
+from api.indicators_cache import IndicatorsCache
 from api.keys import StoredKeyRing, keys_path
 from api.ratelimit import install_rate_limits
 from api.routes import (
@@ -92,6 +93,11 @@ def create_app(
         clock=clock or utcnow,
         keys=keys,
         timezone=profile_timezone(profile),
+        indicators_cache=(
+            IndicatorsCache(settings.data_dir / "cache" / "indicators", ttl_s=settings.api.indicators_ttl_s)
+            if settings.api.indicators_ttl_s > 0
+            else None
+        ),
     )
 
     @asynccontextmanager

@@ -1,8 +1,12 @@
-"""Request dependencies: the app context (store, profile, clock, keys) and the authenticated caller."""
+"""Request dependencies: the app context (store, profile, clock, keys) and the authenticated caller.
+
+They are coroutines: none of them waits on I/O, and FastAPI would run a plain function in a worker
+thread (a thread hop per dependency per request).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Annotated
@@ -11,6 +15,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyCookie, APIKeyHeader
 
 from api.auth import API_KEY_COOKIE, API_KEY_HEADER, KeyRing, Permission, Principal
+from api.indicators_cache import IndicatorsCache
 from index.models import as_utc
 from index.profile import Profile
 from index.store import Store
@@ -32,13 +37,14 @@ class AppContext:
     clock: Callable[[], datetime]
     keys: KeyRing
     timezone: tzinfo
+    indicators_cache: IndicatorsCache | None = None  # None: /indicators computed on every request
 
     def now(self) -> datetime:
         """Return the current (possibly virtual) time as aware UTC."""
         return as_utc(self.clock())
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
     """Return the app context stored on the application."""
     ctx: AppContext = request.app.state.ctx
     return ctx
@@ -47,17 +53,17 @@ def get_context(request: Request) -> AppContext:
 ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
-def get_store(ctx: ContextDep) -> Store:
+async def get_store(ctx: ContextDep) -> Store:
     """Return the store."""
     return ctx.store
 
 
-def get_profile(ctx: ContextDep) -> Profile:
+async def get_profile(ctx: ContextDep) -> Profile:
     """Return the municipality profile."""
     return ctx.profile
 
 
-def get_now(ctx: ContextDep) -> datetime:
+async def get_now(ctx: ContextDep) -> datetime:
     """Return the current time from the app clock (aware UTC)."""
     return ctx.now()
 
@@ -72,7 +78,7 @@ _cookie_scheme = APIKeyCookie(
 )
 
 
-def get_optional_principal(
+async def get_optional_principal(
     ctx: ContextDep,
     header_key: Annotated[str | None, Depends(_header_scheme)],
     cookie_key: Annotated[str | None, Depends(_cookie_scheme)],
@@ -86,7 +92,7 @@ def get_optional_principal(
 OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]
 
 
-def get_principal(principal: OptionalPrincipalDep) -> Principal:
+async def get_principal(principal: OptionalPrincipalDep) -> Principal:
     """Return the authenticated caller; raise 401 when the key is missing or unknown."""
     if principal is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=UNAUTHORIZED_MESSAGE)
@@ -96,10 +102,10 @@ def get_principal(principal: OptionalPrincipalDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require(permission: Permission) -> Callable[[Principal], Principal]:
+def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
     """Return a dependency that yields the caller if it holds `permission`, else raises 403."""
 
-    def dependency(principal: PrincipalDep) -> Principal:
+    async def dependency(principal: PrincipalDep) -> Principal:
         if not principal.can(permission):
             raise HTTPException(status.HTTP_403_FORBIDDEN, detail=FORBIDDEN_MESSAGE)
         return principal

@@ -42,6 +42,9 @@ class PagePublic(BaseModel, Generic[T]):
 
     items: list[T]
     total: int = Field(description="Сколько всего найдено")
+    total_exact: bool = Field(
+        default=True, description="false — найдено больше, чем total (total — нижняя граница)"
+    )
     limit: int
     offset: int
 

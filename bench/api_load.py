@@ -2,26 +2,29 @@
 
 The store (sqlite, the embedded backend) is filled with `--posts` synthetic posts over 30 days
 (bench.store.make_posts, batches of 10,000), 20,000 incidents and 5,000 alerts, once per size: it is
-kept under the system temp directory and reused. The API runs as `infopole run` serves it — one
-uvicorn process with the app from api.app.create_app — in a child process; the load comes from `wrk`
+kept under the system temp directory and reused. The API runs as `infopole serve` serves it —
+`--api-workers` uvicorn processes (1 by default) with the app from api.app.create_app — in a child
+process; the load comes from `wrk`
 (Debian package) on loopback, `--connections` connections for `--duration` seconds per endpoint, or
 from a Python asyncio client when wrk is missing. Each connection is a user who pauses about
 `--think-ms` (uniformly 0.5–1.5×) between requests, as a person reading the page does; with
 `--think-ms 0` they never pause, so the figures are the server's saturation (latency ≈ connections ÷
 capacity). Figures per endpoint: p50/p95/p99 latency (ms, wrk's, pauses excluded), requests/s and
-errors (non-2xx and socket errors), the server's CPU time per request (what the endpoint costs
-whatever else loads the machine), the median over `--runs` runs. /indicators scans every post of
-its period, so it is timed one request at a time instead (`--slow-calls` per run). The API's rate
-limits are lifted for the run: this measures capacity.
+errors (non-2xx and socket errors), the server's CPU time per request (all its processes: what the
+endpoint costs whatever else loads the machine), the median over `--runs` runs. /indicators is kept
+by the API a while per period and slice (api.indicators_cache), so on each fresh server its first,
+cold call is timed alone (`--slow-calls` calls) before the load measures the kept answer. The API's
+rate limits are lifted for the run: this measures capacity.
 
 Usage: .venv/bin/python bench/api_load.py [--posts 1000000] [--connections 50] [--duration 20]
-       [--runs 3] [--think-ms 1000] [--slow-calls 1] [--store FILE]
+       [--runs 3] [--think-ms 1000] [--slow-calls 1] [--api-workers 1] [--store FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -34,6 +37,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -58,9 +62,16 @@ ENDPOINTS: list[tuple[str, str]] = [
     ("incidents: open", "/incidents?status=new&status=assigned&limit=50"),
     ("alerts: newest", "/alerts?limit=50"),
     ("one post", "/posts/p0:00000123"),
+    ("indicators: 7 days", "/indicators"),
 ]
-#: Measured one request at a time (it scans the period's posts: seconds, not milliseconds).
-SLOW_ENDPOINTS: list[tuple[str, str]] = [("indicators: 7 days", "/indicators")]
+#: Endpoints whose answer the API keeps a while: called once alone before their load, so the load
+#: measures the kept answer and the first call is timed by itself (`--slow-calls`).
+KEPT_ENDPOINTS = frozenset({"/indicators"})
+#: Measured one request at a time on a fresh server (the cold computation: seconds, not milliseconds).
+SLOW_ENDPOINTS: list[tuple[str, str]] = [("indicators: 7 days, cold", "/indicators")]
+#: Environment variables that hand the store and data directory to the API processes.
+STORE_ENV = "INFOPOLE_BENCH_STORE"
+DATA_ENV = "INFOPOLE_BENCH_DATA"
 
 _WRK_SCRIPT = """
 wrk.headers["X-API-Key"] = "%s"
@@ -152,10 +163,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve(path: Path, port: int) -> None:
-    """Run the API over the store at `path` on 127.0.0.1:`port` (the child process)."""
-    import uvicorn
-
+def bench_app() -> Any:
+    """Return the API over the store named by the environment (the factory of each API process)."""
     from api.app import create_app
     from crawlers.demo import DEMO_PROFILE_PATH
     from index.profile import load_profile
@@ -165,27 +174,59 @@ def serve(path: Path, port: int) -> None:
     # Capacity is measured, so the per-key and per-IP rate limits are lifted (one key, one address).
     unlimited = "100000000/minute"
     api = ApiSettings(keys={KEY: "admin"}, rate_limit_per_key=unlimited, rate_limit_per_ip=unlimited)
-    settings = Settings(env="development", api=api)
-    app = create_app(settings, SqliteStore(path), load_profile(DEMO_PROFILE_PATH), lambda: END)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    settings = Settings(env="development", api=api, data_dir=Path(os.environ[DATA_ENV]))
+    store = SqliteStore(Path(os.environ[STORE_ENV]))
+    return create_app(settings, store, load_profile(DEMO_PROFILE_PATH), lambda: END)
 
 
-def start_server(path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start the API child process; return it and its base URL once it answers."""
+def serve(path: Path, port: int, workers: int = 1, data_dir: Path | None = None) -> None:
+    """Run the API over the store at `path` on 127.0.0.1:`port` in `workers` processes (the child)."""
+    import uvicorn
+
+    os.environ[STORE_ENV] = str(path)
+    os.environ[DATA_ENV] = str(data_dir or Path(tempfile.mkdtemp(prefix="infopole-api-bench-")))
+    if workers == 1:
+        uvicorn.run(bench_app(), host="127.0.0.1", port=port, log_level="warning")
+    else:
+        uvicorn.run(
+            "bench.api_load:bench_app",
+            factory=True,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            workers=workers,
+        )
+
+
+def start_server(path: Path, workers: int = 1) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """Start the API child process; return it, its base URL once it answers, and its data directory."""
     import httpx
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(path), "--port", str(port)])
+    data_dir = Path(tempfile.mkdtemp(prefix="infopole-api-bench-"))
+    command = [sys.executable, __file__, "--serve", str(path), "--port", str(port)]
+    command += ["--api-workers", str(workers), "--data", str(data_dir)]
+    proc = subprocess.Popen(command)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return proc, base
+                time.sleep(1.0 if workers > 1 else 0.0)  # every process up, not only the first
+                return proc, base, data_dir
         except httpx.HTTPError:
             time.sleep(0.3)
     proc.kill()
     raise RuntimeError("API не запустился за 120 с")
+
+
+def server_cpu_s(server: psutil.Process) -> float:
+    """Return the CPU seconds (user + system) of the server and its API processes so far."""
+    total = 0.0
+    for proc in [server, *server.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            total += sum(proc.cpu_times()[:2])
+    return total
 
 
 def wrk_load(url: str, connections: int, duration_s: int, think_ms: int = 0) -> Figures:
@@ -280,44 +321,55 @@ def sequential(url: str, calls: int) -> Figures:
     return Figures(statistics.median(times), p95, times[-1], 1000 / statistics.mean(times), errors)
 
 
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the API child (killed when it does not stop in 10 s)."""
+def stop_server(proc: subprocess.Popen[bytes], data_dir: Path | None = None) -> None:
+    """Stop the API child (killed when it does not stop in 10 s) and drop its data directory."""
     proc.terminate()
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=30)
+    if data_dir is not None:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def measure(
-    path: Path, connections: int, duration_s: int, runs: int, think_ms: int = 0, slow_calls: int = 1
+    path: Path,
+    connections: int,
+    duration_s: int,
+    runs: int,
+    think_ms: int = 0,
+    slow_calls: int = 1,
+    workers: int = 1,
 ) -> dict[str, Figures]:
     """Return the median figures per endpoint over `runs` runs (each run a fresh server).
 
     Each connection pauses about `think_ms` between its requests (0: none, the server's capacity);
-    the slow endpoints are called `slow_calls` times one after another per run (0: not at all).
+    the slow endpoints are called `slow_calls` times one after another first on each fresh server
+    (0: not timed; a kept endpoint is still called once before its load). `workers` API processes.
     """
     slow = SLOW_ENDPOINTS if slow_calls > 0 else []
-    results: dict[str, list[Figures]] = {name: [] for name, _ in ENDPOINTS + slow}
+    results: dict[str, list[Figures]] = {name: [] for name, _ in slow + ENDPOINTS}
     for _ in range(runs):
-        proc, base = start_server(path)
+        proc, base, data_dir = start_server(path, workers)
         try:
             server = psutil.Process(proc.pid)
+            for name, query in slow:
+                cpu_before = server_cpu_s(server)
+                figures = sequential(base + query, slow_calls)
+                figures.cpu_ms = (server_cpu_s(server) - cpu_before) * 1000 / slow_calls
+                results[name].append(figures)
             for name, query in ENDPOINTS:
+                if query in KEPT_ENDPOINTS and not slow:
+                    sequential(base + query, 1)
                 load(base + query, connections, 2, think_ms)  # warm-up
-                cpu_before = sum(server.cpu_times()[:2])
+                cpu_before = server_cpu_s(server)
                 figures = load(base + query, connections, duration_s, think_ms)
-                cpu_s = sum(server.cpu_times()[:2]) - cpu_before
+                cpu_s = server_cpu_s(server) - cpu_before
                 figures.cpu_ms = cpu_s * 1000 / max(1.0, figures.rps * duration_s)
                 results[name].append(figures)
-            for name, query in slow:
-                cpu_before = sum(server.cpu_times()[:2])
-                figures = sequential(base + query, slow_calls)
-                figures.cpu_ms = (sum(server.cpu_times()[:2]) - cpu_before) * 1000 / slow_calls
-                results[name].append(figures)
         finally:
-            stop_server(proc)
+            stop_server(proc, data_dir)
     return {
         name: Figures(
             statistics.median(f.p50_ms for f in figures),
@@ -354,24 +406,34 @@ def main() -> None:
         default=1000,
         help="each client's pause between requests, ms (about; 0 = none: the server's capacity)",
     )
-    parser.add_argument("--slow-calls", type=int, default=1, help="calls of /indicators per run (0: skip)")
+    parser.add_argument(
+        "--slow-calls",
+        type=int,
+        default=1,
+        help="cold calls of /indicators per run, timed alone (0: untimed)",
+    )
+    parser.add_argument("--api-workers", type=int, default=1, help="API processes (infopole serve --workers)")
     parser.add_argument("--store", type=Path, default=None)
     parser.add_argument("--serve", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
-        serve(args.serve, args.port)
+        serve(args.serve, args.port, args.api_workers, args.data)
         return
     path = ensure_store(args.posts, args.store)
     tool = "wrk" if shutil.which("wrk") else "python asyncio client"
     think = f"pausing ~{args.think_ms} ms between requests" if args.think_ms > 0 else "no pauses"
     print(
         f"{args.connections} clients ({tool}, {think}), {args.duration} s per endpoint, median of "
-        f"{args.runs} runs, {args.posts:,} posts, {os.cpu_count()} cores, "
+        f"{args.runs} runs, {args.posts:,} posts, {args.api_workers} API process(es), "
+        f"{os.cpu_count()} cores, "
         f"load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
-    figures = measure(path, args.connections, args.duration, args.runs, args.think_ms, args.slow_calls)
+    figures = measure(
+        path, args.connections, args.duration, args.runs, args.think_ms, args.slow_calls, args.api_workers
+    )
     print(
         f"{'endpoint':28} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>7} {'cpu ms':>7}"
     )

@@ -38,18 +38,15 @@ def run(
 def serve(
     port: Annotated[int, typer.Option("--port", help="Порт API и веб-интерфейса.")] = 8000,
     host: Annotated[str, typer.Option("--host", help="Адрес, на котором слушает API.")] = "127.0.0.1",
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Число процессов API (по умолчанию — настройка API__WORKERS, 2)."),
+    ] = None,
 ) -> None:
     """Запустить только API и веб-интерфейс (режим масштабирования: брокер и обработчики отдельно)."""
-    import uvicorn
+    from infopole.serve_cmd import serve_api
 
-    from api.app import create_app
-
-    try:
-        application = create_app()
-    except ValueError as exc:  # unsafe settings, bad keys or profile: say why and do not start
-        typer.echo(f"ошибка: {exc}", err=True)
-        raise typer.Exit(code=2) from None
-    uvicorn.run(application, host=host, port=port)
+    serve_api(host, port, workers)
 
 
 @app.command()

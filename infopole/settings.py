@@ -143,6 +143,10 @@ class ApiSettings(BaseModel):
     # Rate limits ("N/second|minute|hour", several joined by ";"; empty: no limit), per key and per address.
     rate_limit_per_key: str = "600/minute"
     rate_limit_per_ip: str = "1200/minute"
+    # API processes `infopole serve` starts (each serves requests on one core; limits count per process).
+    workers: int = Field(default=2, ge=1, le=64)
+    # Seconds /indicators answers are kept per (period, slice) and served while recomputed; 0: no cache.
+    indicators_ttl_s: float = Field(default=120.0, ge=0)
 
 
 class Settings(BaseSettings):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import astuple
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from api.deps import ContextDep, IndicatorsReader, NowDep
-from api.indicators import compute_indicators
+from api.indicators import compute_indicators, whole_hours
 from api.periods import resolve_period
 from risk.indicators import Indicators, Slice
 
@@ -26,7 +28,8 @@ _TEXT = {"max_length": 200}
     "социальной напряжённости, инциденты (открыто, отвечено в срок, просрочено, время до первого ответа в "
     "рабочих часах, окончательные ответы, удовлетворённость) и рейтинг исполнителей. Срез — любые из "
     "параметров sector, topic, territory, source, recipient, page. По умолчанию — последние 7 дней. "
-    "Формулы — в docs/indicators.md.",
+    "Формулы — в docs/indicators.md. Ответ для периода и среза хранится до двух минут (настройка "
+    "API__INDICATORS_TTL_S) и, пока пересчитывается, выдаётся прежний.",
 )
 def indicators(
     ctx: ContextDep,
@@ -46,4 +49,12 @@ def indicators(
     sl = Slice(
         sector=sector, topic=topic, territory=territory, source=source, recipient=recipient, page_id=page
     )
-    return compute_indicators(ctx.store, start, end, now, ctx.timezone, ctx.profile, sl)
+
+    def compute() -> Indicators:
+        return compute_indicators(ctx.store, start, end, now, ctx.timezone, ctx.profile, sl)
+
+    if ctx.indicators_cache is None:
+        return compute()
+    first, last = whole_hours(start, end)
+    key = json.dumps([first.isoformat(), last.isoformat(), *astuple(sl)], ensure_ascii=False)
+    return ctx.indicators_cache.get(key, compute)

@@ -12,7 +12,7 @@ from api.deps import PostsReader, StoreDep
 from api.periods import check_order
 from api.presenters import post_public
 from api.schemas import DEFAULT_LIMIT, MAX_LIMIT, ErrorPublic, PagePublic, PostPublic
-from api.search import to_fulltext
+from api.search import TOTAL_CAP, to_fulltext
 from index.models import Kind, Tone, as_utc
 from index.store import PostQuery
 
@@ -24,7 +24,8 @@ router = APIRouter(prefix="/posts", tags=["сообщения"])
     response_model=PagePublic[PostPublic],
     summary="Поиск сообщений",
     description="Полнотекстовый поиск по леммам и фильтры; новые сначала. "
-    "Период: since ≤ published_at < until.",
+    "Период: since ≤ published_at < until. Найденное по тексту считается точно до "
+    f"{TOTAL_CAP} сообщений; если их больше, total = {TOTAL_CAP} и total_exact = false (нижняя граница).",
 )
 def list_posts(
     store: StoreDep,
@@ -58,6 +59,7 @@ def list_posts(
         thread_id=thread_id,
         limit=limit,
         offset=offset,
+        total_cap=TOTAL_CAP if text else None,
     )
     if q is not None and q.strip() and not text:
         return PagePublic[PostPublic](items=[], total=0, limit=limit, offset=offset)
@@ -65,6 +67,7 @@ def list_posts(
     return PagePublic[PostPublic](
         items=[post_public(p, principal.can(Permission.personal_read)) for p in page.items],
         total=page.total,
+        total_exact=page.total_exact,
         limit=limit,
         offset=offset,
     )

@@ -75,7 +75,9 @@ def build_profile() -> Profile:
 
 def build_settings() -> Settings:
     """Return development settings with one key per role."""
-    return Settings(env="development", api=ApiSettings(keys={k: r for r, k in ROLE_KEYS.items()}))
+    keys = {k: r for r, k in ROLE_KEYS.items()}
+    # Indicators are computed on every request: the tests change the store between calls.
+    return Settings(env="development", api=ApiSettings(keys=keys, indicators_ttl_s=0))
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 
 from index.sqlite import SqliteStore
@@ -81,7 +82,7 @@ def test_paging(client: TestClient, sqlite_store: SqliteStore) -> None:
         seen += [i["id"] for i in body["items"]]
     assert seen == newest_first
     body = client.get("/posts", params={"limit": 200, "offset": 50}, headers=headers("cur")).json()
-    assert body == {"items": [], "total": 7, "limit": 200, "offset": 50}
+    assert body == {"items": [], "total": 7, "total_exact": True, "limit": 200, "offset": 50}
 
 
 def test_get_one_and_404(client: TestClient, seeded: Seeded) -> None:
@@ -92,3 +93,19 @@ def test_get_one_and_404(client: TestClient, seeded: Seeded) -> None:
     missing = client.get("/posts/vk:nope", headers=headers("info_lead"))
     assert missing.status_code == 404
     assert missing.json()["detail"] == "сообщение не найдено"
+
+
+def test_full_text_total_is_a_lower_bound_beyond_the_cap(
+    client: TestClient, sqlite_store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("api.routes.posts.TOTAL_CAP", 3)
+    water = [make_post(published_at=BASE_TIME + timedelta(minutes=i), lemmas="вода ремонт") for i in range(5)]
+    pits = [make_post(published_at=BASE_TIME + timedelta(minutes=i), lemmas="яма") for i in range(2)]
+    sqlite_store.upsert_posts([*water, *pits])
+    many = client.get("/posts", params={"q": "вода", "limit": 2}, headers=headers("cur")).json()
+    assert (many["total"], many["total_exact"]) == (3, False)
+    assert [i["id"] for i in many["items"]] == [p.id for p in reversed(water)][:2]
+    few = client.get("/posts", params={"q": "яма"}, headers=headers("cur")).json()
+    assert (few["total"], few["total_exact"]) == (2, True)
+    plain = client.get("/posts", headers=headers("cur")).json()
+    assert (plain["total"], plain["total_exact"]) == (7, True)  # no text: always exact
