@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
 from api.chart import Chart, HBarChart, column_chart, hbar_chart
-from api.search import to_fulltext
+from api.search import TOTAL_CAP, to_fulltext
 from api.views.common import (
     FormError,
     Period,
@@ -116,6 +116,7 @@ class SearchPage:
     period: Period
     rows: list[PostRow] = field(default_factory=list)
     total: int = 0
+    total_exact: bool = True  # False: more than `total` found (the full-text count stops there)
     no_words: bool = False  # the query had no searchable words
     by_day: Chart | None = None
     slices: list[tuple[str, HBarChart]] = field(default_factory=list)
@@ -170,6 +171,7 @@ def _query(flt: SearchFilters, text: str | None, since: datetime, until: datetim
         tone=flt.tone,
         limit=RESULT_ROWS,
         offset=flt.offset,
+        total_cap=TOTAL_CAP if text else None,
     )
 
 
@@ -198,6 +200,7 @@ def search_page(
         found = store.query_posts(_query(flt, text, period.since, period.until))
         page.rows = [post_row(p, profile, tz, reveal) for p in found.items]
         page.total = found.total
+        page.total_exact = found.total_exact
         page.by_day = _by_day(store, flt, text, period, rows, tz)
     base = flt.params(period)
     page.slices = _slices(rows, profile, base)

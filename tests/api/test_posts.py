@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from index.sqlite import SqliteStore
-from tests.api.conftest import Seeded, headers
+from tests.api.conftest import NOW, Seeded, headers
 from tests.factories import BASE_TIME, make_post
 
 
@@ -109,3 +109,21 @@ def test_full_text_total_is_a_lower_bound_beyond_the_cap(
     assert (few["total"], few["total_exact"]) == (2, True)
     plain = client.get("/posts", headers=headers("cur")).json()
     assert (plain["total"], plain["total_exact"]) == (7, True)  # no text: always exact
+
+
+def test_search_page_says_more_than_the_cap(
+    client: TestClient, sqlite_store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("api.views.search.TOTAL_CAP", 3)
+    now = NOW - timedelta(hours=1)
+    sqlite_store.upsert_posts(
+        [make_post(published_at=now - timedelta(minutes=i), lemmas="вода") for i in range(5)]
+    )
+    sqlite_store.upsert_posts(
+        [make_post(published_at=now - timedelta(minutes=i), lemmas="яма") for i in range(2)]
+    )
+    many = client.get("/ui/search", params={"q": "вода"}, headers=headers("analyst"))
+    assert many.status_code == 200
+    assert 'id="found-total">более 3<' in many.text
+    few = client.get("/ui/search", params={"q": "яма"}, headers=headers("analyst")).text
+    assert 'id="found-total">2<' in few
