@@ -155,6 +155,9 @@ def test_broker_killed_during_ingest_loses_and_doubles_nothing(
             producer.send_acknowledged("ingest", "demo", chunks[sent])
             sent += 1
         producer.drain(timeout_s=scale(300, 900))
+        # No more escalation ticks (their overdue alerts would race the count): what is stored is final.
+        kill_group(scheduler)
+        producer.drain(timeout_s=120)
         wait_until(
             lambda: webhook.delivered() >= stored_alert_ids(store),
             120,
