@@ -55,6 +55,21 @@ def indicators(
 
     if ctx.indicators_cache is None:
         return compute()
+    return ctx.indicators_cache.get(_cache_key(since, until, start, end, sl), compute)
+
+
+def _cache_key(
+    since: datetime | None, until: datetime | None, start: datetime, end: datetime, sl: Slice
+) -> str:
+    """Return the cache key of a request: its whole hours, or for a period up to now its start only.
+
+    A period up to now moves every hour; keyed by its start alone, the answer kept for the last hour is
+    served (saying its own since and until) while the new hour's one is computed, instead of making
+    the first caller of each hour wait.
+    """
     first, last = whole_hours(start, end)
-    key = json.dumps([first.isoformat(), last.isoformat(), *astuple(sl)], ensure_ascii=False)
-    return ctx.indicators_cache.get(key, compute)
+    if until is None:
+        period = ["to-now", None if since is None else first.isoformat()]
+    else:
+        period = [first.isoformat(), last.isoformat()]
+    return json.dumps([*period, *astuple(sl)], ensure_ascii=False)

@@ -148,3 +148,20 @@ def test_route_serves_the_kept_answer_until_it_expires(
     assert before["volume"]["total"] == kept["volume"]["total"] == 0
     assert other["slice"]["sector"] == "жкх"
     assert list((tmp_path / "cache" / "indicators").glob("*.json"))
+
+
+def test_period_up_to_now_keeps_its_answer_across_the_hour(
+    tmp_path: Path, sqlite_store: SqliteStore, profile: Profile
+) -> None:
+    keys = {k: r for r, k in ROLE_KEYS.items()}
+    settings = Settings(env="development", data_dir=tmp_path, api=ApiSettings(keys=keys, indicators_ttl_s=60))
+    clock = Clock(NOW)
+    app = create_app(settings, sqlite_store, profile, clock)
+    with TestClient(app) as client:
+        first = client.get("/indicators", headers=headers("analyst")).json()
+        clock.now = NOW + timedelta(hours=1)
+        kept = client.get("/indicators", headers=headers("analyst")).json()
+        fixed = {"since": first["since"], "until": (NOW + timedelta(hours=1)).isoformat()}
+        explicit = client.get("/indicators", params=fixed, headers=headers("analyst")).json()
+    assert kept["until"] == first["until"]  # the kept answer says which period it covers
+    assert explicit["until"] != first["until"]  # an explicit period is its own key
