@@ -390,6 +390,11 @@ def ensure_store(posts: int, path: Path | None = None) -> Path:
     if not done.exists() or done.read_text(encoding="utf-8") != str(posts):
         seconds = build_store(target, posts)
         print(f"store of {posts:,} posts built in {seconds:,.0f} s: {target}", flush=True)
+    from index.sqlite import SqliteStore
+
+    store = SqliteStore(target)  # as retention leaves it every day: the full-text index merged
+    store.merge_fulltext()
+    store.close()
     return target
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -68,6 +69,10 @@ _FIRST_DUE = (IncidentStatus.new.value, IncidentStatus.assigned.value)
 _FINAL_DUE = (IncidentStatus.interim.value,)
 #: A word of a full-text query: letters and digits (what the unicode61 tokenizer keeps).
 _WORD = re.compile(r"[^\W_]+")
+#: Pages of the full-text index one merge step writes (each step is one short write transaction).
+FTS_MERGE_PAGES = 500
+
+log = logging.getLogger(__name__)
 
 #: A rollup row key: grouping set, hour bucket, sector, territory, source ('' when not kept).
 _RollupKey = tuple[int, int, str, str, str]
@@ -584,9 +589,30 @@ class SqliteStore:
                     (cutoff_s, batch),
                 ).fetchall()
                 if not rows:
-                    return deleted
+                    break
                 _delete_post_rows(conn, rows)
                 deleted += len(rows)
+        try:
+            self.merge_fulltext()
+        except StoreUnavailable:  # merging is an optimisation: the deletions stand, the next run merges
+            log.warning("full-text merge after retention failed", exc_info=True)
+        return deleted
+
+    def merge_fulltext(self, pages_per_step: int = FTS_MERGE_PAGES, max_steps: int = 100_000) -> int:
+        """Merge the full-text index's segments, a few hundred pages per short transaction; return steps.
+
+        Ingest adds a segment per write and FTS5 merges them only now and then; a query probes every
+        segment, so a full-text page over a merged index costs about half the CPU (4 vs 10 ms at
+        100,000 posts). Retention calls this after deleting; `pages_per_step` bounds how long each
+        transaction holds the write lock.
+        """
+        for step in range(max_steps):
+            with self._write() as conn:
+                before = conn.total_changes
+                conn.execute("INSERT INTO posts_fts(posts_fts, rank) VALUES('merge', ?)", (-pages_per_step,))
+                if conn.total_changes - before < 2:  # FTS5: no more work to do
+                    return step + 1
+        return max_steps
 
     def forget_author(self, author_id: str, at: datetime) -> list[Post]:
         """Delete every post by `author_id` and clean the incidents and alerts about them; return the posts.

@@ -137,3 +137,36 @@ def test_walk_rows_grow_with_the_page_and_the_store_and_shrink_with_the_cap() ->
     assert walk_rows(wanted=500, cap=10_000, posts=1_000_000) > walk_rows(
         wanted=50, cap=10_000, posts=1_000_000
     )
+
+
+def _segments(store: SqliteStore) -> int:
+    with sqlite3.connect(store.path) as conn:
+        return int(conn.execute("SELECT count(DISTINCT segid) FROM posts_fts_idx").fetchone()[0])
+
+
+def test_merging_the_full_text_index_keeps_every_answer(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "merge.sqlite3")
+    posts = _posts(400, seed=5)
+    for i in range(0, len(posts), 10):  # one segment per write
+        store.upsert_posts(posts[i : i + 10])
+    queries = [
+        PostQuery(text=t, limit=20, offset=o) for t in ("вода", "вода дорога", "редкость") for o in (0, 30)
+    ]
+    before = [([p.id for p in page.items], page.total) for page in map(store.query_posts, queries)]
+    assert _segments(store) > 1
+    assert store.merge_fulltext(pages_per_step=2) > 1  # short steps until no work is left
+    assert _segments(store) == 1
+    assert [([p.id for p in page.items], page.total) for page in map(store.query_posts, queries)] == before
+    assert store.merge_fulltext() == 1  # nothing left to merge
+
+
+def test_retention_merges_the_full_text_index(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "retention.sqlite3")
+    posts = _posts(200, seed=6)
+    for i in range(0, len(posts), 10):
+        store.upsert_posts(posts[i : i + 10])
+    cutoff = min(p.published_at for p in posts) + timedelta(days=1)
+    kept = sorted(p.id for p in posts if p.published_at >= cutoff and "вода" in p.lemmas.split())
+    assert store.delete_posts_before(cutoff) == sum(p.published_at < cutoff for p in posts)
+    assert _segments(store) == 1
+    assert sorted(p.id for p in store.query_posts(PostQuery(text="вода", limit=200)).items) == kept
