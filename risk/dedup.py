@@ -202,6 +202,10 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
     return int(np.count_nonzero(a == b)) / len(a)
 
 
+#: Flag in a record's length header: the signature values take 4 bytes each (records before it: 8).
+_NARROW = 0x8000
+
+
 @dataclass(frozen=True)
 class _Record:
     """What the store keeps per item: its signature and its root."""
@@ -210,16 +214,29 @@ class _Record:
     root: str
 
     def encode(self) -> bytes:
-        """Return the record as bytes: signature length, signature, root."""
-        return struct.pack(">H", len(self.sig)) + self.sig.astype(">u8").tobytes() + self.root.encode("utf-8")
+        """Return the record as bytes: signature length (| _NARROW), signature, root.
+
+        MinHash values are below 2³², so they are written in 4 bytes each: a record of 64 values and a
+        short id takes ~300 bytes instead of ~560 (every post has one record per index in the store).
+        """
+        if len(self.sig) and int(self.sig.max()) > 0xFFFFFFFF:
+            return (
+                struct.pack(">H", len(self.sig))
+                + self.sig.astype(">u8").tobytes()
+                + self.root.encode("utf-8")
+            )
+        head = struct.pack(">H", len(self.sig) | _NARROW)
+        return head + self.sig.astype(">u4").tobytes() + self.root.encode("utf-8")
 
     @classmethod
     def decode(cls, data: bytes) -> _Record | None:
-        """Return a record from bytes, or None when they are not one."""
+        """Return a record from bytes (4- or 8-byte values), or None when they are not one."""
         try:
-            (n,) = struct.unpack(">H", data[:2])
-            sig = np.frombuffer(data[2 : 2 + 8 * n], dtype=">u8").astype(np.uint64)
-            root = data[2 + 8 * n :].decode("utf-8")
+            (head,) = struct.unpack(">H", data[:2])
+            n, width = (head & ~_NARROW, 4) if head & _NARROW else (head, 8)
+            body = data[2 : 2 + width * n]
+            sig = np.frombuffer(body, dtype=">u4" if width == 4 else ">u8").astype(np.uint64)
+            root = data[2 + width * n :].decode("utf-8")
         except (struct.error, ValueError, UnicodeDecodeError):
             return None
         return cls(sig, root) if len(sig) == n and root else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -160,3 +161,16 @@ def test_signatures_estimate_jaccard() -> None:
     assert similarity(sig_a, sig_a2) == 1.0
     assert similarity(sig_a, sig_b) < 0.5
     assert sig_a.dtype == np.uint64 and sig_a.shape == (64,)
+
+
+def test_records_store_signatures_in_four_bytes_each_and_old_records_still_read() -> None:
+    store = MemoryDedupStore()
+    index = DuplicateIndex(store)
+    index.add("a", COMPLAINT)
+    record = store.get_many(["infopole:dedup:dup:i:a"])[0]
+    assert record is not None and len(record) == 2 + 64 * 4 + len("a")
+    # A record written before the narrow format (8 bytes per value) is read the same.
+    sig = signatures([shingle_keys(normalise(COMPLAINT))])[0]
+    old = struct.pack(">H", 64) + sig.astype(">u8").tobytes() + b"a"
+    store.put([("infopole:dedup:dup:i:b", old)], 60)
+    assert index.add("b", "совсем другой текст, который ни на что не похож") == "a"  # its recorded root
