@@ -50,6 +50,8 @@ QUEUES = ("infopole-ingest", "infopole-detect", "infopole-notify")
 POST_ALERTS = frozenset({"spike", "conflict", "story", "incident"})
 #: The replay cycle whose ids the warm-up batch uses (never reached by the run itself).
 WARM_CYCLE = 999_999
+#: Length of the windows the run is reported in (its repeated measurements), in seconds.
+WINDOW_S = 300.0
 
 
 @dataclass
@@ -195,7 +197,7 @@ def run(
             busy = [group.pid, int(stack.redis.pid)] if stack.redis is not None else [group.pid]
             cpu_before = group_cpu_s(busy)
             sent_at: dict[str, float] = {}
-            samples: list[tuple[float, float, int, int]] = []  # (s, rss MiB, stored, backlog)
+            samples: list[tuple[float, float, int, int, int]] = []  # (s, rss MiB, stored, backlog, pending)
             started = time.time()
             deadline = started + minutes * 60
             next_sample = started
@@ -216,7 +218,15 @@ def run(
                 if now >= next_sample:
                     backlog = sum(int(broker.do_qsize(q)) for q in QUEUES)
                     stored = store.count_posts(PostQuery())
-                    samples.append((now - started, group_rss_bytes(group.pid) / 2**20, stored, backlog))
+                    samples.append(
+                        (
+                            now - started,
+                            group_rss_bytes(group.pid) / 2**20,
+                            stored,
+                            backlog,
+                            detect_pending(broker),
+                        )
+                    )
                     next_sample += SAMPLE_S
                 pause = started + sent / rate - time.time()
                 if pause > 0:
@@ -235,17 +245,23 @@ def run(
             if log_copy is not None:
                 shutil.copyfile(Path(tmp) / "children.log", log_copy)
     if samples_csv is not None:
-        lines = ["seconds,rss_mib,stored,queued", *(f"{t:.0f},{m:.1f},{n},{q}" for t, m, n, q in samples)]
+        lines = [
+            "seconds,rss_mib,stored,queued,detect_pending",
+            *(f"{t:.0f},{m:.1f},{n},{q},{d}" for t, m, n, q, d in samples),
+        ]
         samples_csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
     half = [s for s in samples if s[0] >= elapsed / 2]
     span = half[-1][0] - half[0][0] if len(half) > 1 else 0.0
     second_half_rate = (half[-1][2] - half[0][2]) / span if span > 0 else 0.0
     tenth = max(1, len(samples) // 10)
-    latencies = [
-        arrived - max(sent_at[p] for p in post_ids if p in sent_at)
+    timed = [  # (when the newest post was handed over, s into the run; its latency, s)
+        (newest - started, arrived - newest)
         for arrived, post_ids in receiver.arrivals.values()
         if any(p in sent_at for p in post_ids)
+        for newest in [max(sent_at[p] for p in post_ids if p in sent_at)]
     ]
+    latencies = [latency for _, latency in timed]
+    print_windows(samples, timed, elapsed)
     print("alerts stored by kind (first 1000): " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
     return {
         "offered": sent / elapsed,
@@ -255,6 +271,7 @@ def run(
         "cpu_bound_rate": stored / (cpu_used / (os.cpu_count() or 1)) if cpu_used > 0 else float("nan"),
         "backlog_end": backlog,
         "detect_pending_end": pending,
+        "detect_pending_max": max((sample[4] for sample in samples), default=0),
         "drain_s": drain_s,
         "rss_first_mib": statistics.median(s[1] for s in samples[:tenth]),
         "rss_last_mib": statistics.median(s[1] for s in samples[-tenth:]),
@@ -263,6 +280,25 @@ def run(
         "alert_p50_s": percentile(latencies, 0.5),
         "alert_p95_s": percentile(latencies, 0.95),
     }
+
+
+def print_windows(
+    samples: list[tuple[float, float, int, int, int]], timed: list[tuple[float, float]], elapsed: float
+) -> None:
+    """Print the run's WINDOW_S windows: stored posts/s, RSS, queue and detection backlog, alert latency."""
+    print("window (min) | stored/s | RSS MiB | queued msgs | posts to detect | alerts | p50 s | p95 s")
+    for begin in range(0, int(elapsed), int(WINDOW_S)):
+        end = begin + WINDOW_S
+        inside = [s for s in samples if begin <= s[0] < end]
+        if len(inside) < 2:
+            continue
+        first, last = inside[0], inside[-1]
+        rate = (last[2] - first[2]) / (last[0] - first[0]) if last[0] > first[0] else 0.0
+        lat = [latency for at, latency in timed if begin <= at < end]
+        print(
+            f"{begin / 60:.0f}-{min(end, elapsed) / 60:.0f} | {rate:.0f} | {last[1]:.0f} | {last[3]} | "
+            f"{last[4]} | {len(lat)} | {percentile(lat, 0.5):.1f} | {percentile(lat, 0.95):.1f}"
+        )
 
 
 def main() -> None:

@@ -26,7 +26,8 @@ burst speaks for it (see docs/detection.md); `discount_one_thread` counts a domi
 step is longer), which separates real bursts from the heavy-tailed five-minute noise of social media;
 beside it a one-sided CUSUM of clipped hourly z-scores (`level_shift_hits`) catches slow rises and level
 shifts that no single window shows (bench/spikes.py on the five NAB Twitter series: 16 of 16 labelled
-windows, 0.084 false-alarm episodes per day, median delay 0 min after the labelled point). The constants
+windows, 0.084 false-alarm episodes per day, median delay 0 min after the labelled point); the live path
+runs the same CUSUM on hourly post counts (`hourly_baseline`, `level_shifts`). The constants
 below were chosen on those five series from a broad plateau (half-lives of 3–7 days and caps of 2–5 sd
 give the same recall; CUSUM intervals h of 10–14), not tuned per series.
 """

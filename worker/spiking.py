@@ -6,7 +6,14 @@ one alert, whichever fires first); a sector-wide episode folds into an alerted p
 the overall series into any sector's episode (risk.spikes.already_alerted), so one burst makes one alert.
 An hour dominated by a single thread is re-judged with that thread counted once (a discussion is not a
 spike). Every spike hour of the batch is judged as soon as its posts are stored, so the alert leaves
-within seconds of the post that tips the count.
+within seconds of the post that tips the count. Beside the one-hour test, the level-shift CUSUM of
+risk.spikes (`level_shifts`) watches each place's and sector's own series for a slow rise that no single
+hour shows; its alarms chained within LEVEL_SHIFT_EPISODE_GAP_HOURS are one episode and one alert.
+
+A run's cost does not grow with the posts of the hour: counts come from the store's hourly rollups (the
+earlier hours read once an hour per process, `_History`), each series' baseline is fitted once an hour
+(`_Baselines`), nothing is tested while no batch hour is above its expectation, and the posts of a spike
+hour are read (at most HOUR_READ_LIMIT, the newest) for its thread check and its alert only.
 """
 
 from __future__ import annotations

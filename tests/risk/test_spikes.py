@@ -16,11 +16,14 @@ from risk.spikes import (
     GLOBAL_DIURNAL,
     SeriesError,
     assess,
+    assess_baseline,
     assess_hours,
     detect_series,
     episode_start,
     expected_count,
+    hourly_baseline,
     level_shift_hits,
+    level_shifts,
     nb_tail,
     severity,
 )
@@ -334,3 +337,45 @@ def test_detect_series_on_real_twitter_volume() -> None:
     episodes = sum(1 for i, t in enumerate(outside) if i == 0 or t - outside[i - 1] > pd.Timedelta(hours=1))
     days = (pd.to_datetime(df["timestamp"]).max() - pd.to_datetime(df["timestamp"]).min()).days
     assert episodes / days <= 0.15
+
+
+def test_hourly_baseline_judges_as_assess_hours() -> None:
+    history = poisson_history(4.0, days=20, seed=4)
+    counts = pd.concat([history, hourly([3, 28, 40], pd.Timestamp(next_hour(history)))])
+    hours = [t.to_pydatetime() for t in counts.index[-30:]]
+    baseline = hourly_baseline(counts.to_numpy(), START.to_pydatetime())
+    assert baseline.last == hours[-1]
+    fast = assess_baseline(baseline, counts.to_numpy(), hours)
+    slow = assess_hours(counts, hours)
+    assert fast == slow
+    assert [fast[h].is_spike for h in hours[-3:]] == [False, True, True]
+    # Hours outside the baseline are left out.
+    assert assess_baseline(baseline, counts.to_numpy(), [hours[-1] + timedelta(hours=1)]) == {}
+
+
+def shaped(days: int, factor_from: int, factor: float, seed: int) -> np.ndarray:
+    """Return hourly Poisson counts of 20 a day-shaped hour, × `factor` from hour `factor_from` on."""
+    rng = np.random.default_rng(seed)
+    rate = np.array([20.0 * GLOBAL_DIURNAL[(h + 3) % 24] for h in range(24 * days)])
+    rate[factor_from:] *= factor
+    return rng.poisson(rate).astype(float)
+
+
+def test_level_shifts_catch_a_slow_rise_with_its_start_and_not_noise() -> None:
+    start = 16 * 24
+    for seed in (1, 2, 3):
+        flat = shaped(18, start, 1.0, seed)
+        assert level_shifts(hourly_baseline(flat, START.to_pydatetime()), flat) == []
+        risen = shaped(18, start, 1.5, seed)
+        shifts = level_shifts(hourly_baseline(risen, START.to_pydatetime()), risen)
+        assert shifts, seed
+        first = shifts[0]
+        shift_start = START.to_pydatetime() + timedelta(hours=start)
+        assert (
+            shift_start - timedelta(hours=12) <= first.since <= first.hour < shift_start + timedelta(hours=36)
+        )
+        assert first.observed > 1.2 * first.expected and first.p_value < 0.05
+        # The live hour alarms on its count so far: the same alarm as once the hour is complete.
+        live = risen[: int((first.hour - START.to_pydatetime()) / timedelta(hours=1)) + 1]
+        tentative = level_shifts(hourly_baseline(live, START.to_pydatetime()), live)
+        assert tentative[-1].hour == first.hour
