@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from crawlers.registry import get_mapper
-from index.models import Alert, AlertKind, Incident, IncidentStatus, Post, Priority
+from index.models import Alert, AlertKind, Incident, IncidentStatus, Post, Priority, stable_id
 from index.store import AlertingStore, AlertQuery, IncidentQuery, PostQuery, VersionConflict
 from risk import alerts as alert_texts
 from risk.conflicts import assess_thread
@@ -33,6 +33,7 @@ from risk.incidents import (
 )
 from risk.spikes import EpisodeMark
 from risk.stories import MAX_AGE_HOURS as STORY_MAX_AGE_HOURS
+from risk.stories import MIN_POSTS as STORY_MIN_POSTS
 from risk.stories import WINDOW_HOURS as STORY_WINDOW_HOURS
 from risk.stories import assess_story
 from worker.runtime import Runtime
@@ -153,6 +154,18 @@ def detect_stories(
     reach_back = timedelta(hours=STORY_MAX_AGE_HOURS + 2 * STORY_WINDOW_HOURS)
     told: list[Alert] | None = None
     for story_id, moment in sorted(latest.items()):
+        # Cheap checks first (a run touches hundreds of stories): a story alerts once (its alert's id is
+        # the story's), and one with fewer than MIN_POSTS messages of any kind in its latest window
+        # cannot resonate; only the others are read.
+        if rt.store.get_alert(stable_id("story", story_id)) is not None:
+            continue
+        recent = PostQuery(
+            story_id=story_id,
+            since=moment - timedelta(hours=STORY_WINDOW_HOURS),
+            until=moment + timedelta(microseconds=1),
+        )
+        if rt.store.count_posts(recent) < STORY_MIN_POSTS:
+            continue
         page = rt.store.query_posts(
             PostQuery(
                 story_id=story_id, since=moment - reach_back, limit=STORY_READ_LIMIT, newest_first=False
