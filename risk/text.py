@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
@@ -14,8 +15,13 @@ from typing import Any
 MAX_TEXT_CHARS = 20_000
 #: Raw input is cut to this many characters before any regex runs (room for HTML markup).
 MAX_RAW_CHARS = 4 * MAX_TEXT_CHARS
-#: Word forms kept in the lemma cache (a few MB; social media reuse the same forms a lot).
+#: Word forms kept in each of the lemma and the tag caches (social media reuse the same forms a lot).
+#: Full, they held 39 MiB (forms) and 19 MiB (tags) per process with 200,000 distinct words of navec's
+#: vocabulary; at most FORMS_ENTRY_BYTES and TAGS_ENTRY_BYTES per entry (76 and 38 MiB full), which
+#: tests/risk/test_text_cache.py checks.
 LEMMA_CACHE_SIZE = 200_000
+FORMS_ENTRY_BYTES = 400
+TAGS_ENTRY_BYTES = 200
 
 _BLOCK_TAG = re.compile(r"<\s*(?:br|/p|/div|/li|/h[1-6]|/tr|p|div|li)\b[^>]{0,500}>", re.IGNORECASE)
 _TAG = re.compile(r"</?[a-zA-Z][^<>]{0,1000}>")
@@ -156,12 +162,15 @@ def _morph() -> Any:
 
 @lru_cache(maxsize=LEMMA_CACHE_SIZE)
 def forms(word: str) -> tuple[str, ...]:
-    """Return the possible lemmas of a lowercase word, most probable first (ё→е)."""
+    """Return the possible lemmas of a lowercase word, most probable first (ё→е).
+
+    Lemmas are interned: the many forms of one word share its lemma's string in the cache.
+    """
     if not word or word.isdigit() or not ("а" <= word[0] <= "я" or word[0] == "ё"):
         return (word,)
     totals: dict[str, float] = {}
     for parse in _morph().parse(word):
-        lemma = normalize_word(parse.normal_form)
+        lemma = sys.intern(normalize_word(parse.normal_form))
         totals[lemma] = totals.get(lemma, 0.0) + float(parse.score)
     ranked = sorted(totals, key=lambda lem: -totals[lem])[:4]  # stable: ties keep parse order
     return tuple(ranked) or (word,)
@@ -174,11 +183,23 @@ def lemma(word: str) -> str:
 
 @lru_cache(maxsize=LEMMA_CACHE_SIZE)
 def tags(word: str) -> frozenset[str]:
-    """Return the grammemes of the most probable parse of a lowercase word (e.g. {"NOUN", "Surn"})."""
+    """Return the grammemes of the most probable parse of a lowercase word (e.g. {"NOUN", "Surn"}).
+
+    Words with the same tag share one set (see _grammemes): a cache entry is the word and a reference.
+    """
     if not word or word.isdigit():
         return frozenset({"NUMB"} if word else ())
-    tag = _morph().parse(word)[0].tag
-    return frozenset(str(tag).replace(" ", ",").split(","))
+    return _grammemes(str(_morph().parse(word)[0].tag))
+
+
+#: Distinct pymorphy tags whose grammeme sets are kept (the dictionary has a few thousand).
+TAG_CACHE_SIZE = 8192
+
+
+@lru_cache(maxsize=TAG_CACHE_SIZE)
+def _grammemes(tag: str) -> frozenset[str]:
+    """Return the grammemes of a pymorphy tag string ("NOUN,anim,masc sing,nomn"), one set per tag."""
+    return frozenset(sys.intern(g) for g in tag.replace(" ", ",").split(","))
 
 
 def _read_words(name: str) -> frozenset[str]:
