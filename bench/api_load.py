@@ -72,6 +72,7 @@ SLOW_ENDPOINTS: list[tuple[str, str]] = [("indicators: 7 days, cold", "/indicato
 #: Environment variables that hand the store and data directory to the API processes.
 STORE_ENV = "INFOPOLE_BENCH_STORE"
 DATA_ENV = "INFOPOLE_BENCH_DATA"
+THREADS_ENV = "INFOPOLE_BENCH_THREADS"
 
 _WRK_SCRIPT = """
 wrk.headers["X-API-Key"] = "%s"
@@ -174,6 +175,8 @@ def bench_app() -> Any:
     # Capacity is measured, so the per-key and per-IP rate limits are lifted (one key, one address).
     unlimited = "100000000/minute"
     api = ApiSettings(keys={KEY: "admin"}, rate_limit_per_key=unlimited, rate_limit_per_ip=unlimited)
+    if os.environ.get(THREADS_ENV):
+        api.threads = int(os.environ[THREADS_ENV])
     settings = Settings(env="development", api=api, data_dir=Path(os.environ[DATA_ENV]))
     store = SqliteStore(Path(os.environ[STORE_ENV]))
     return create_app(settings, store, load_profile(DEMO_PROFILE_PATH), lambda: END)
@@ -321,6 +324,16 @@ def sequential(url: str, calls: int) -> Figures:
     return Figures(statistics.median(times), p95, times[-1], 1000 / statistics.mean(times), errors)
 
 
+def wait_idle(server: psutil.Process, timeout_s: float = 120.0, busy_share: float = 0.05) -> None:
+    """Wait until the server has worked off the requests left from a load (CPU below `busy_share`)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        before = server_cpu_s(server)
+        time.sleep(0.5)
+        if server_cpu_s(server) - before < busy_share * 0.5:
+            return
+
+
 def stop_server(proc: subprocess.Popen[bytes], data_dir: Path | None = None) -> None:
     """Stop the API child (killed when it does not stop in 10 s) and drop its data directory."""
     proc.terminate()
@@ -368,6 +381,7 @@ def measure(
                 cpu_s = server_cpu_s(server) - cpu_before
                 figures.cpu_ms = cpu_s * 1000 / max(1.0, figures.rps * duration_s)
                 results[name].append(figures)
+                wait_idle(server)  # requests still queued must not count against the next endpoint
         finally:
             stop_server(proc, data_dir)
     return {

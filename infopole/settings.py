@@ -145,6 +145,8 @@ class ApiSettings(BaseModel):
     rate_limit_per_ip: str = "1200/minute"
     # API processes `infopole serve` starts (each serves requests on one core; limits count per process).
     workers: int = Field(default=2, ge=1, le=64)
+    # Threads per API process running request handlers (store reads); more only contend for the GIL.
+    threads: int = Field(default=40, ge=1, le=1000)
     # Seconds /indicators answers are kept per (period, slice) and served while recomputed; 0: no cache.
     indicators_ttl_s: float = Field(default=120.0, ge=0)
 
