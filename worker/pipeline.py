@@ -7,6 +7,8 @@ twice — after a worker was killed, say — changes nothing the second time.
 from __future__ import annotations
 
 import logging
+import math
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -136,6 +138,46 @@ def detect_conflicts(rt: Runtime, posts: Sequence[Post], now: datetime) -> list[
 
 #: How many posts of one story a резонанс check reads at most.
 STORY_READ_LIMIT = 2000
+#: A story found not resonating is read again once its latest window holds this share more messages
+#: (at least one more), or this long after, in seconds (older messages leave the previous window).
+STORY_RECHECK_GROWTH = 0.1
+STORY_RECHECK_S = 600.0
+#: Stories remembered per process; emptied when full.
+STORY_CHECKS_SIZE = 50_000
+
+
+class _StoryChecks:
+    """When each story was last read and how many messages its latest window held then (per process).
+
+    A story stays resonating only by growing: more messages, authors, threads, networks in its latest
+    window. Reading it at every run while it grows slowly made a run's cost grow with the stories' size.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._store: object = None  # the store the checks were of (another store: forget them)
+        self._last: dict[str, tuple[int, float]] = {}
+
+    def due(self, store: object, story_id: str, in_window: int, now: datetime) -> bool:
+        """Return whether the story should be read now; if so, note this check."""
+        at = now.timestamp()
+        with self._lock:
+            if store is not self._store:
+                self._store = store
+                self._last.clear()
+            last = self._last.get(story_id)
+            if last is not None:
+                count, when = last
+                grown = in_window >= count + max(1, math.ceil(STORY_RECHECK_GROWTH * count))
+                if not grown and 0 <= at - when < STORY_RECHECK_S:
+                    return False
+            if len(self._last) >= STORY_CHECKS_SIZE:
+                self._last.clear()
+            self._last[story_id] = (in_window, at)
+            return True
+
+
+_STORY_CHECKS = _StoryChecks()
 
 
 def detect_stories(
@@ -165,7 +207,8 @@ def detect_stories(
             since=moment - timedelta(hours=STORY_WINDOW_HOURS),
             until=moment + timedelta(microseconds=1),
         )
-        if rt.store.count_posts(recent) < STORY_MIN_POSTS:
+        in_window = rt.store.count_posts(recent)
+        if in_window < STORY_MIN_POSTS or not _STORY_CHECKS.due(rt.store, story_id, in_window, now):
             continue
         page = rt.store.query_posts(
             PostQuery(
