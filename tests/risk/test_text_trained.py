@@ -208,3 +208,38 @@ def test_svm_strength_is_chosen_inside_the_training_data() -> None:
     x = np.eye(2)[[0] * 120 + [1] * 120] + 0.01
     chosen = choose_c(sp.csr_matrix(x), ["0"] * 120 + ["1"] * 120, np.ones(240))
     assert chosen == C_GRID[0]
+
+
+def test_nb_svm_votes_with_the_calibrated_svm() -> None:
+    import numpy as np
+
+    from risk.trained import NB_VOTE, fit_nb_svm, prepare
+
+    texts, labels = labelled()
+    model = train("topics", texts, labels, embed=False)
+    assert model.nb is not None and model.meta["nb_vote"] == NB_VOTE["topics"] > 0
+    assert model.nb.classes == model.labels
+    queries = ["опять нет горячей воды", "яма на дороге, асфальт разбит", "в школе нет учителя"]
+    prepared = prepare("topics", queries, embed=False)
+    nb = model.nb.predict_proba(prepared)
+    svm = model.classifier.predict_proba(model.features(prepared))
+    both = model.proba(prepared)
+    assert np.allclose(nb.sum(axis=1), 1.0) and np.allclose(both.sum(axis=1), 1.0)
+    share = model.meta["nb_vote"]
+    assert np.allclose(both, (1 - share) * svm + share * nb)
+    assert [model.labels[i] for i in nb.argmax(axis=1)] == ["ЖКХ", "Дороги", "Образование"]
+    # Two classes: one SVM, its squashed margin is P(positive).
+    binary = fit_nb_svm(prepare("aggression", texts[:40], embed=False), labels[:40], np.ones(40))
+    assert len(binary.models) == 1 and binary.classes == ["Дороги", "ЖКХ"]
+    proba = binary.predict_proba(prepare("aggression", ["нет горячей воды", "яма на дороге"], embed=False))
+    assert proba[0, 1] > 0.5 > proba[1, 1]
+
+
+def test_no_nb_svm_when_its_vote_is_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    import risk.trained
+
+    monkeypatch.setitem(risk.trained.NB_VOTE, "tone", 0.0)
+    texts = ["отлично, спасибо", "ужасно, кошмар"] * 10
+    model = train("tone", texts, ["positive", "negative"] * 10, embed=False)
+    assert model.nb is None and model.meta["nb_vote"] == 0.0
+    assert model.predict(["спасибо, отлично"])[0][0] == "positive"
