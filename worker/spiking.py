@@ -175,7 +175,8 @@ class _History:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._key: tuple[int, datetime, datetime, bytes] | None = None
+        self._store: object = None  # the store the counts are of (held: another store never matches)
+        self._key: tuple[datetime, datetime, bytes] | None = None
         self._cells: _Cells = {}
         self.reads = 0  # times the earlier hours were read, for tests and profiling
 
@@ -183,14 +184,14 @@ class _History:
         """Return the counts of every sector series from `since` to the hour `cut` (excluded)."""
         hours = int((cut - since) // timedelta(hours=1))
         digest = hashlib.blake2b(overall[:hours].tobytes(), digest_size=16).digest()
-        key = (id(rt.store), since, cut, digest)
+        key = (since, cut, digest)
         with self._lock:
-            if key == self._key:
+            if rt.store is self._store and key == self._key:
                 return self._cells
         cells = _cells(rt.store.counts(since, cut, by=("sector", "territory", "source")), since, hours)
         with self._lock:
             self.reads += 1
-            self._key, self._cells = key, cells
+            self._store, self._key, self._cells = rt.store, key, cells
         return cells
 
 
@@ -305,21 +306,24 @@ class _ThreadChecks:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._items: dict[tuple[int, SeriesKey, datetime], tuple[int, list[int]]] = {}
+        self._store: object = None  # the store the checks are of (another store: forget them)
+        self._items: dict[tuple[SeriesKey, datetime], tuple[int, list[int]]] = {}
 
     def sizes(self, key: SeriesKey, hour: datetime, observed: int, hour_posts: _HourPosts) -> list[int]:
         """Return the thread sizes of `key`'s hour, reading its posts only when the count grew enough."""
-        item = (id(hour_posts.store), key, hour)
         with self._lock:
-            found = self._items.get(item)
+            if hour_posts.store is not self._store:
+                self._store = hour_posts.store
+                self._items.clear()
+            found = self._items.get((key, hour))
         if found is not None and observed <= found[0] * (1.0 + THREAD_RECHECK_GROWTH):
             return found[1]
         sizes = _thread_sizes(hour_posts(key, hour))
         with self._lock:
             oldest = hour - timedelta(hours=EPISODE_LOOKBACK_HOURS)
-            for stale in [k for k in self._items if k[2] < oldest]:
+            for stale in [k for k in self._items if k[1] < oldest]:
                 del self._items[stale]
-            self._items[item] = (observed, sizes)
+            self._items[(key, hour)] = (observed, sizes)
         return sizes
 
 
