@@ -14,7 +14,8 @@ The calibrated SVM is soft-voted (NB_VOTE[task] share) with an NB-SVM (Wang & Ma
 per class over binary lemma 1-2-grams and character 2-5-grams scaled by naive-Bayes log-count ratios),
 which is strong on short texts. The vote was kept because it won on all three dev sets at once in the
 same 5-fold CV (topics accuracy 0.802 → 0.805 and macro-F1 0.534 → 0.545, tone macro-F1 0.685 → 0.702,
-aggression ROC-AUC 0.753 → 0.754); its share and the NB-SVM's C are fixed, not tuned per task.
+aggression ROC-AUC 0.753 → 0.754, all with the earlier topic lexicon); its share and the NB-SVM's C are
+fixed, not tuned per task. bench/quality.py prints the current figures.
 
 A centre trains them on its own history (`infopole train`); the Understander uses them instead of the
 lexicons. Model files are joblib pickles: load only files you made yourself (unpickling runs code).
