@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -93,12 +94,24 @@ def load_posts(rt: Runtime, post_ids: Sequence[str]) -> list[Post]:
 
 def detect(rt: Runtime, posts: Sequence[Post], now: datetime) -> list[Alert]:
     """Run every detector on a freshly stored batch; return the alerts that are new."""
+    started = time.thread_time()
     marks = recent_marks(rt, now)
     spiking = detect_spikes(rt, posts, now, marks)
     new_alerts = [a for a in spiking if rt.store.add_alert(a)]
+    cpu = [time.thread_time()]
     new_alerts += [a for a in detect_conflicts(rt, posts, now) if rt.store.add_alert(a)]
+    cpu.append(time.thread_time())
     new_alerts += [a for a in detect_stories(rt, posts, now, marks) if rt.store.add_alert(a)]
+    cpu.append(time.thread_time())
     new_alerts += [a for a in update_incidents(rt, posts, now, marks) if rt.store.add_alert(a)]
+    cpu.append(time.thread_time())
+    log.info(
+        "detection of %d posts: %d new alerts; thread CPU s: spikes %.2f, conflicts %.2f, stories %.2f, "
+        "incidents %.2f",
+        len(posts),
+        len(new_alerts),
+        *(b - a for a, b in zip([started, *cpu], cpu, strict=False)),
+    )
     return new_alerts
 
 
@@ -140,7 +153,7 @@ def detect_conflicts(rt: Runtime, posts: Sequence[Post], now: datetime) -> list[
 STORY_READ_LIMIT = 2000
 #: A story found not resonating is read again once its latest window holds this share more messages
 #: (at least one more), or this long after, in seconds (older messages leave the previous window).
-STORY_RECHECK_GROWTH = 0.1
+STORY_RECHECK_GROWTH = 0.5
 STORY_RECHECK_S = 600.0
 #: Stories remembered per process; emptied when full.
 STORY_CHECKS_SIZE = 50_000
