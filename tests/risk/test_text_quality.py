@@ -46,10 +46,10 @@ def test_sector_accuracy_on_kursk_appeals() -> None:
     docs = [analyse(t) for t in df["text"]]
     appeals = LexiconSectorModel(appeals=True)
     pred = [KURSK_CATEGORY.get(appeals.predict(d).sector or "", -1) for d in docs]
-    assert accuracy_score(df["category"], pred) >= 0.735
+    assert accuracy_score(df["category"], pred) >= 0.75  # the issue #3 target; measured 0.753
     plain = LexiconSectorModel(semantic=False)
     pred = [KURSK_CATEGORY.get(plain.predict(d).sector or "", -1) for d in docs]
-    assert accuracy_score(df["category"], pred) >= 0.715
+    assert accuracy_score(df["category"], pred) >= 0.725  # measured 0.732
 
 
 def test_tone_macro_f1_on_rusentitweet() -> None:
