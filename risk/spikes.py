@@ -397,21 +397,41 @@ def assess_baseline(
         return {}
     at = np.asarray([i for _, i in kept])
     observed = np.asarray(counts, dtype=float)[at] if len(counts) else np.zeros(len(at))
-    expected = baseline.expected[at]
-    phi = baseline.phi[at]
+    return _judged(
+        [h for h, _ in kept],
+        [i for _, i in kept],
+        observed,
+        baseline.expected[at],
+        baseline.phi[at],
+        min_count=min_count,
+        p_value=p_value,
+    )
+
+
+def _judged(
+    hours: Sequence[datetime],
+    histories: Sequence[int],
+    observed: np.ndarray,
+    expected: np.ndarray,
+    phi: np.ndarray,
+    *,
+    min_count: int,
+    p_value: float,
+) -> dict[datetime, SpikeAssessment]:
+    """Return each hour's assessment from its observed and expected counts, dispersion and history (hours)."""
     tails = nb_tail(observed, expected, phi)
     out: dict[datetime, SpikeAssessment] = {}
-    for j, (hour, position) in enumerate(kept):
+    for j, (hour, history) in enumerate(zip(hours, histories, strict=True)):
         n, e, p = int(observed[j]), float(expected[j]), float(tails[j])
         out[hour] = SpikeAssessment(
             hour=hour,
             observed=n,
             expected=e,
             p_value=p,
-            is_spike=n >= min_count and n > e and p < p_value and position >= MIN_HISTORY_HOURS,
+            is_spike=n >= min_count and n > e and p < p_value and history >= MIN_HISTORY_HOURS,
             severity=severity(n, e),
             dispersion=float(phi[j]),
-            history_hours=position,
+            history_hours=history,
         )
     return out
 
@@ -591,24 +611,11 @@ def assess_hours(
         if len(observed_by_hour)
         else np.zeros(len(wanted))
     )
-    expected = fit.expected[positions]
     phi = np.maximum(fit.dispersion[positions], MIN_DISPERSION) + fit.uncertainty[positions]
-    tails = nb_tail(observed, expected, phi)
-    out: dict[datetime, SpikeAssessment] = {}
-    for j, hour in enumerate(wanted):
-        history = int(positions[j]) if found[j] else 0
-        n, e, p = int(observed[j]), float(expected[j]), float(tails[j])
-        out[hour] = SpikeAssessment(
-            hour=hour,
-            observed=n,
-            expected=e,
-            p_value=p,
-            is_spike=n >= min_count and n > e and p < p_value and history >= MIN_HISTORY_HOURS,
-            severity=severity(n, e),
-            dispersion=float(phi[j]),
-            history_hours=history,
-        )
-    return out
+    histories = [int(positions[j]) if found[j] else 0 for j in range(len(wanted))]
+    return _judged(
+        wanted, histories, observed, fit.expected[positions], phi, min_count=min_count, p_value=p_value
+    )
 
 
 def discount_one_thread(
