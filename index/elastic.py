@@ -77,10 +77,33 @@ _LOOKUP_IDS = 1_000
 #: Statuses whose first answer is still due, and whose final answer is still due.
 _FIRST_DUE = [IncidentStatus.new.value, IncidentStatus.assigned.value]
 _FINAL_DUE = [IncidentStatus.interim.value]
+_OPEN_STATUSES = (IncidentStatus.new, IncidentStatus.assigned, IncidentStatus.interim)
+
 #: Attempts of a read-modify-write before giving up.
 _RMW_ATTEMPTS = 8
 #: Posts, incidents or alerts read per request while forgetting an author.
 _FORGET_PAGE = 500
+
+
+def _step_due(rules: str, moment: str) -> dict[str, Any]:
+    """Return the filter of incidents whose next escalation step is due by `moment` under `rules`, or
+    not worked out under them (no step index, or another rules' one)."""
+    return {
+        "bool": {
+            "should": [
+                {"bool": {"must_not": [{"term": {"step_rules": rules}}]}},
+                {
+                    "bool": {
+                        "filter": [
+                            {"term": {"step_rules": rules}},
+                            {"range": {"step_due_at": {"lte": moment}}},
+                        ]
+                    }
+                },
+            ],
+            "minimum_should_match": 1,
+        }
+    }
 
 
 def connect(
@@ -738,6 +761,9 @@ class ElasticStore:
             )
         if query.escalation_below is not None:
             filters.append({"range": {"escalation_level": {"lt": query.escalation_below}}})
+        if query.step_due_at is not None:
+            filters.append({"terms": {"status": [s.value for s in _OPEN_STATUSES]}})
+            filters.append(_step_due(query.step_rules, _iso(query.step_due_at)))
         sort = [{"created_at": {"order": "desc"}}, {"id": {"order": "desc"}}]
         hits, total = self._page("incidents", {"bool": {"filter": filters}}, sort, query.limit, query.offset)
         return Page(items=[incident_from_doc(hit["_source"]) for hit in hits], total=total)

@@ -32,7 +32,14 @@ POST_DERIVED = (
     "page_norm_per_week",
 )
 #: Incident document fields computed here, not part of the Incident model.
-INCIDENT_DERIVED = ("stored_seq", "is_open", "answered_on_time", "first_answer_hours")
+INCIDENT_DERIVED = (
+    "stored_seq",
+    "is_open",
+    "answered_on_time",
+    "first_answer_hours",
+    "step_rules",
+    "step_due_at",
+)
 #: Alert document fields computed here.
 ALERT_DERIVED = ("acknowledged",)
 #: Open incident statuses (their deadlines run).
@@ -120,6 +127,9 @@ def incident_doc(incident: Incident, seq: int | None = None) -> dict[str, Any]:
     doc = incident.model_dump(mode="json")
     doc["stored_seq"] = time.time_ns() if seq is None else seq
     doc["is_open"] = incident.status in _OPEN
+    step_rules, step_due_at = incident.step_index()  # the escalation run's index (None: not worked out)
+    doc["step_rules"] = step_rules
+    doc["step_due_at"] = None if step_due_at is None else step_due_at.isoformat()
     answered, due = incident.first_answered_at, incident.first_answer_due
     doc["answered_on_time"] = None if answered is None else (due is None or answered <= due)
     doc["first_answer_hours"] = (

@@ -189,6 +189,12 @@ class Incident(BaseModel):
     merged_into: str | None = None  # set when merged by hand into another incident (then closed)
     version: int = 0  # optimistic concurrency: bumped by the store on every write
     updated_at: datetime = Field(default_factory=utcnow)
+    # When the open deadline's next escalation step falls due (UTC; None: no step left), as the
+    # escalation run worked it out for `next_step_basis` ("<rules>:<escalation_state()>"). Stores index
+    # it only while the basis is the incident as it is (`step_index`): any change of status, deadline,
+    # level, recipient or merge makes it "not worked out" without the writer having to know.
+    next_step_at: datetime | None = None
+    next_step_basis: str | None = None
 
     @field_validator(
         "created_at",
@@ -198,10 +204,40 @@ class Incident(BaseModel):
         "final_answered_at",
         "closed_at",
         "updated_at",
+        "next_step_at",
     )
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         return None if value is None else as_utc(value)
+
+    def escalation_state(self) -> str:
+        """Return what its escalation steps depend on: status, deadlines, level, recipient, merge."""
+        first = self.first_answer_due.isoformat() if self.first_answer_due else ""
+        final = self.final_answer_due.isoformat() if self.final_answer_due else ""
+        return "|".join(
+            (
+                self.status.value,
+                first,
+                final,
+                str(self.escalation_level),
+                self.recipient or "",
+                self.merged_into or "",
+            )
+        )
+
+    def step_index(self) -> tuple[str | None, datetime | None]:
+        """Return (rules, next step's time) for a store's escalation index; (None, None): not worked out.
+
+        The rules are those `next_step_basis` names; a basis of another state of the incident (written
+        before a change) counts as not worked out, so the escalation run works the steps out again.
+        """
+        basis = self.next_step_basis
+        if basis is None:
+            return None, None
+        rules, _, state = basis.partition(":")
+        if state != self.escalation_state():
+            return None, None
+        return rules, self.next_step_at
 
 
 class AlertKind(StrEnum):

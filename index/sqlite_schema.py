@@ -177,6 +177,15 @@ _V7 = (
     "DROP INDEX incidents_recipient",
 )
 
+_V8 = (
+    # When each open incident's next escalation step falls due, under which rules (Incident.step_index;
+    # NULL: not worked out), so an escalation run reads only the incidents with a step due.
+    "ALTER TABLE incidents ADD COLUMN step_rules TEXT",
+    "ALTER TABLE incidents ADD COLUMN step_due_at REAL",
+    "CREATE INDEX incidents_step ON incidents(step_rules, step_due_at) "
+    "WHERE status IN ('new', 'assigned', 'interim')",
+)
+
 #: Every migration, in order; append new ones, never edit applied ones.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "posts, full text, incidents, alerts, source states, pages", _V1),
@@ -186,6 +195,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "log of the hours whose rollups changed (counts cache)", _V5),
     Migration(6, "alert subscriptions and the delivery log", _V6),
     Migration(7, "covering indexes for incident pages by status and by recipient", _V7),
+    Migration(8, "the next escalation step of open incidents", _V8),
 )
 
 #: The schema version this code writes.

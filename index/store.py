@@ -107,6 +107,10 @@ class IncidentQuery:
     until: datetime | None = None  # created_at < until
     overdue_at: datetime | None = None  # only incidents whose open deadline passed before this moment
     escalation_below: int | None = None  # only incidents whose escalation level is below this
+    # Only open incidents (new, assigned, interim) whose next escalation step (Incident.step_index) is
+    # due by this moment under `step_rules`, or not worked out (no basis, a stale one, other rules).
+    step_due_at: datetime | None = None
+    step_rules: str = ""
     limit: int = 50
     offset: int = 0
 
