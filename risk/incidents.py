@@ -28,6 +28,7 @@ audited on both sides.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -791,5 +792,59 @@ def apply_escalation(incident: Incident, escalation: Escalation, at: datetime) -
             "escalation_level": escalation.level,
             "audit": _audit(incident, at, SYSTEM_ACTOR, f"эскалация, уровень {escalation.level}", detail),
             "updated_at": at,
+        }
+    )
+
+
+#: Bumped whenever the arithmetic of the escalation moments changes: next steps worked out by earlier
+#: code then count as not worked out and the next escalation run works them out again.
+ESCALATION_RULES_VERSION = 1
+#: Recipient fields the escalation moments depend on (deadlines and working calendar).
+_RECIPIENT_RULES = {
+    "id",
+    "timezone",
+    "working_hours",
+    "first_answer_hours",
+    "final_answer_days",
+    "warn_before_hours",
+}
+
+
+def escalation_rules(profile: Profile) -> str:
+    """Return a digest of what the escalation moments depend on: the SLA, calendars and recipients' own.
+
+    Stored with each incident's next step (Incident.next_step_basis): a profile edit changes the digest,
+    so every open incident's next step counts as not worked out until the next run works it out anew.
+    """
+    parts = [
+        str(ESCALATION_RULES_VERSION),
+        profile.timezone,
+        profile.sla.model_dump_json(),
+        *(r.model_dump_json(include=_RECIPIENT_RULES) for r in profile.recipients),
+    ]
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=8).hexdigest()
+
+
+def next_step_at(incident: Incident, sla: SlaRules, calendar: WorkCalendar | None = None) -> datetime | None:
+    """Return when the open deadline's next escalation step above the incident's level falls due (UTC).
+
+    None when it has none left (the last level reached, or no deadline open).
+    """
+    current = open_deadline(incident)
+    if current is None:
+        return None
+    moments = escalation_moments(current[1], sla, calendar)
+    ahead = [moment for level, moment in moments.items() if level > incident.escalation_level]
+    return min(ahead) if ahead else None
+
+
+def with_next_step(
+    incident: Incident, rules: str, sla: SlaRules, calendar: WorkCalendar | None = None
+) -> Incident:
+    """Return the incident with its next escalation step worked out under `rules` for its present state."""
+    return incident.model_copy(
+        update={
+            "next_step_at": next_step_at(incident, sla, calendar),
+            "next_step_basis": f"{rules}:{incident.escalation_state()}",
         }
     )

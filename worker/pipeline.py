@@ -10,36 +10,29 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from crawlers.registry import get_mapper
 from index.models import Alert, AlertKind, Incident, IncidentStatus, Post, Priority, stable_id
-from index.store import AlertingStore, AlertQuery, IncidentQuery, PostQuery, VersionConflict
+from index.store import AlertQuery, PostQuery, VersionConflict
 from risk import alerts as alert_texts
 from risk.conflicts import assess_thread
-from risk.deadlines import calendar_for
 from risk.incidents import (
-    ESCALATION_TARGETS,
-    Escalation,
-    apply_escalation,
     attach_post,
-    due_escalations,
-    escalation_moments,
     incident_id_for,
     needs_incident,
-    open_deadline,
     open_incident,
-    sla_for,
 )
 from risk.spikes import EpisodeMark
 from risk.stories import MAX_AGE_HOURS as STORY_MAX_AGE_HOURS
 from risk.stories import MIN_POSTS as STORY_MIN_POSTS
 from risk.stories import WINDOW_HOURS as STORY_WINDOW_HOURS
 from risk.stories import assess_story
+from worker.escalation import ESCALATION_LOCK as ESCALATION_LOCK  # the escalation run, for the actors
+from worker.escalation import escalate_overdue as escalate_overdue
 from worker.runtime import Runtime
 from worker.spiking import detect_spikes, in_spike, recent_marks
 
@@ -340,199 +333,3 @@ def _write_incident(
             continue
     log.error("incident %s: gave up after %d concurrent writes", incident_id, INCIDENT_WRITE_RETRIES)
     raise VersionConflict(f"incident {incident_id} is being changed by too many writers")
-
-
-#: Open incidents whose deadline is this close are checked for warnings (working-time warnings can
-#: fall long before a deadline across weekends and the New Year holidays), in days.
-WARNING_HORIZON_DAYS = 14
-#: Incidents read per page by the escalation run (~10 MB of incidents at most in memory). Each page is
-#: an offset query that counts and skips every candidate before it, so a run's reads grow as the
-#: square of the open incidents over the page size: 500 made a run take minutes at 80,000 open.
-ESCALATION_PAGE = 2000
-#: Incidents written per grouped store write by the escalation run.
-ESCALATION_WRITE_BATCH = 200
-#: Overdue alerts of this many days back are read for steps already told (a run cut off between
-#: storing its alerts and its steps applies those steps without telling them again).
-TOLD_LOOKBACK_DAYS = 3
-#: The last escalation level (ЦУР).
-LAST_LEVEL = max(ESCALATION_TARGETS)
-
-
-def _escalation_candidates(rt: Runtime, now: datetime) -> list[Incident]:
-    """Return the open incidents that may have a step due (see _iter_escalation_candidates)."""
-    return list(_iter_escalation_candidates(rt, now))
-
-
-def _iter_escalation_candidates(rt: Runtime, now: datetime) -> Iterator[Incident]:
-    """Yield the open incidents that may have a step due, one page of ESCALATION_PAGE read at a time:
-    past the deadline and not at the last step, or not yet warned with the deadline within the warning
-    horizon (two indexed queries, no full scan; an incident both are about comes once).
-
-    Every open incident of the next two weeks is a candidate each run, so a run must not hold them all:
-    with ~85,000 open incidents (a 30-minute live replay at 300 posts/s) that was ~430 MiB per run.
-    """
-    queries = (
-        IncidentQuery(status=list(OPEN_STATUSES), overdue_at=now, escalation_below=LAST_LEVEL),
-        IncidentQuery(
-            status=list(OPEN_STATUSES),
-            overdue_at=now + timedelta(days=WARNING_HORIZON_DAYS),
-            escalation_below=1,
-        ),
-    )
-    seen: set[str] = set()
-    for query in queries:
-        query.limit = ESCALATION_PAGE
-        while True:
-            page = rt.store.query_incidents(query)
-            for incident in page.items:
-                if incident.id not in seen:
-                    seen.add(incident.id)
-                    yield incident
-            query.offset += len(page.items)
-            if query.offset >= page.total or not page.items:
-                break
-
-
-def _told_steps(rt: Runtime, now: datetime) -> set[alert_texts.StepKey]:
-    """Return the escalation steps already told by stored overdue alerts of the last days."""
-    told: set[alert_texts.StepKey] = set()
-    query = AlertQuery(
-        kind=[AlertKind.overdue], since=now - timedelta(days=TOLD_LOOKBACK_DAYS), limit=ESCALATION_PAGE
-    )
-    while True:
-        page = rt.store.query_alerts(query)
-        for alert in page.items:
-            told.update(alert_texts.told_steps(alert))
-        query.offset += len(page.items)
-        if query.offset >= page.total or not page.items:
-            return told
-
-
-def _save_escalated(rt: Runtime, items: Sequence[alert_texts.OverdueItem], now: datetime) -> int:
-    """Write the items' steps on their incidents in groups; return how many incidents were written.
-
-    Where someone changed an incident meanwhile (a new message, an answer), it is read again and the
-    steps the run told are applied to it as it is now, if its deadline still waits for them: a told
-    step is recorded by the run that told it, never left to a later run that would tell it again.
-    """
-    saved = 0
-    grouped = isinstance(rt.store, AlertingStore)
-    for start in range(0, len(items), ESCALATION_WRITE_BATCH):
-        chunk = items[start : start + ESCALATION_WRITE_BATCH]
-        if grouped:
-            writes = [(_stepped(item.incident, item.steps, now), item.incident.version) for item in chunk]
-            try:
-                saved += len(cast(AlertingStore, rt.store).save_incidents(writes))
-                continue
-            except VersionConflict:
-                pass  # one of them changed: write them one by one
-        for item in chunk:
-            saved += _save_one_escalated(rt, item, now)
-    return saved
-
-
-def _stepped(incident: Incident, steps: Sequence[Escalation], now: datetime) -> Incident:
-    """Return the incident with `steps` applied (those above its level)."""
-    for step in steps:
-        incident = apply_escalation(incident, step, now)
-    return incident
-
-
-def _save_one_escalated(rt: Runtime, item: alert_texts.OverdueItem, now: datetime) -> int:
-    """Write one incident's steps, re-reading it while others change it; return 1 if written."""
-    current: Incident | None = item.incident
-    for _ in range(INCIDENT_WRITE_RETRIES):
-        if current is None:
-            return 0
-        deadline = open_deadline(current)
-        steps = [s for s in item.steps if deadline is not None and s.stage == deadline[0]]
-        if not any(s.level > current.escalation_level for s in steps):
-            return 0  # answered, closed or stepped up meanwhile: nothing left to record
-        try:
-            rt.store.save_incident(_stepped(current, steps, now), expected_version=current.version)
-            return 1
-        except VersionConflict:
-            current = rt.store.get_incident(item.incident.id)
-    log.warning("escalation: incident %s kept changing; its steps wait for the next run", item.incident.id)
-    return 0
-
-
-#: The name of the lock that makes escalation runs one at a time (across threads and processes with
-#: a Redis lock): two runs at once would both find the same steps untold and tell them twice.
-ESCALATION_LOCK = "escalation-run"
-
-Lock = Callable[[str], AbstractContextManager[bool]]
-
-
-def escalate_overdue(rt: Runtime, now: datetime, *, lock: Lock | None = None) -> list[Alert]:
-    """Apply every due warning and escalation step to open incidents; return the new alerts.
-
-    Each step is a fact on the incident (level and audit); the alerts tell of the run's steps without
-    noise (risk.alerts.escalation_alerts): a critical incident alone, the rest one alert per recipient
-    and one digest for the head of the centre, each step once. With `lock`, a run that finds another
-    one in progress does nothing (the steps stay due for the next run).
-    """
-    if lock is None:
-        return _escalate(rt, now)
-    with lock(ESCALATION_LOCK) as acquired:
-        if not acquired:
-            log.info("escalation at %s: another run is in progress; its steps wait for the next run", now)
-            return []
-        return _escalate(rt, now)
-
-
-#: When the next step of an open incident falls due (UTC epoch seconds), by the hash of the incident's id,
-#: version, deadline, level and recipient, for the profile in _NEXT_STEP_PROFILE: a run skips the
-#: incidents whose next step is still ahead without working out their steps again (the working-time
-#: arithmetic is most of a run's CPU when thousands are open). About 150 bytes an entry; emptied when full.
-_NEXT_STEP_AT: dict[int, float] = {}
-_NEXT_STEP_PROFILE: list[object] = []
-NEXT_STEP_MEMO_SIZE = 100_000
-
-
-def _next_step_at(incident: Incident, moments: dict[int, datetime]) -> datetime | None:
-    """Return when the incident's next escalation step falls due, or None when it has none left."""
-    ahead = [moment for level, moment in moments.items() if level > incident.escalation_level]
-    return min(ahead) if ahead else None
-
-
-def _escalate(rt: Runtime, now: datetime) -> list[Alert]:
-    """Run one escalation (the caller makes sure no other runs at the same time)."""
-    items: list[alert_texts.OverdueItem] = []  # only the incidents with a step due are kept
-    if not _NEXT_STEP_PROFILE or _NEXT_STEP_PROFILE[0] is not rt.profile:
-        _NEXT_STEP_AT.clear()
-        _NEXT_STEP_PROFILE[:] = [rt.profile]
-    for incident in _iter_escalation_candidates(rt, now):
-        current = open_deadline(incident)
-        recipient = incident.recipient
-        key = hash((incident.id, incident.version, current, incident.escalation_level, recipient))
-        if now.timestamp() < _NEXT_STEP_AT.get(key, float("-inf")):
-            continue
-        calendar = calendar_for(rt.profile, recipient)
-        sla = sla_for(rt.profile, recipient)
-        steps = due_escalations(incident, now, sla, calendar)
-        if steps:
-            items.append(alert_texts.OverdueItem(incident, tuple(steps)))
-            continue
-        next_at = _next_step_at(incident, escalation_moments(current[1], sla, calendar)) if current else None
-        if next_at is not None:
-            if len(_NEXT_STEP_AT) >= NEXT_STEP_MEMO_SIZE:
-                _NEXT_STEP_AT.clear()
-            _NEXT_STEP_AT[key] = next_at.timestamp()
-    if not items:
-        return []
-    names = {r.id: r.name for r in rt.profile.recipients}
-    told = _told_steps(rt, now)
-    alerts = alert_texts.escalation_alerts(items, names, told=told, tz=rt.profile.timezone, now=now)
-    # The alerts first: a run cut off before its steps are written leaves them due, and the next run
-    # applies them without telling them again (they are in `told`), instead of steps never told.
-    new = [alert for alert in alerts if rt.store.add_alert(alert)]
-    saved = _save_escalated(rt, items, now)
-    log.info(
-        "escalation at %s: %d incidents stepped up (%d written), %d new alerts",
-        now,
-        len(items),
-        saved,
-        len(new),
-    )
-    return new

@@ -29,9 +29,10 @@ from index.sqlite import SqliteStore
 from index.store import AlertQuery, IncidentQuery
 from infopole.settings import NotifySettings, Settings, TelegramSettings
 from risk.alerts import AUDIENCE_HEAD, AUDIENCE_RECIPIENT, told_steps
+from risk.incidents import escalation_rules
 from tests.worker.notify_standins import LoopbackServer
+from worker.escalation import ESCALATION_LOCK, escalate_overdue
 from worker.notify import Notifier, thread_lock
-from worker.pipeline import ESCALATION_LOCK, _escalation_candidates, escalate_overdue
 from worker.runtime import Runtime
 
 #: Tuesday 2026-01-20 12:00 Moscow: every storm incident's first-answer deadline.
@@ -201,7 +202,8 @@ def test_an_overdue_storm_is_one_message_per_recipient_and_a_digest_for_the_head
     told = Counter(key for alert in alerts for key in told_steps(alert))
     assert len(told) == STORM * 4 and set(told.values()) == {1}
     # Nothing is left to look at: the next run reads no incident at all.
-    assert _escalation_candidates(rt, DEADLINE + timedelta(days=3)) == []
+    left = IncidentQuery(step_due_at=DEADLINE + timedelta(days=3), step_rules=escalation_rules(rt.profile))
+    assert store.query_incidents(left).total == 0
     assert run(rt, notifier, DEADLINE + timedelta(days=3)) == []
 
 
@@ -235,7 +237,7 @@ def test_a_run_cut_off_before_its_steps_are_written_tells_nothing_twice(
     def killed(*args: object, **kwargs: object) -> int:
         raise SystemExit("worker killed between the alerts and the steps")
 
-    monkeypatch.setattr("worker.pipeline._save_escalated", killed)
+    monkeypatch.setattr("worker.escalation._save_escalated", killed)
     with pytest.raises(SystemExit):
         escalate_overdue(rt, DEADLINE + timedelta(minutes=1))
     stored = store.query_alerts(AlertQuery(limit=1000)).items
@@ -273,9 +275,9 @@ def test_an_incident_changed_during_the_run_gets_the_steps_it_was_told(
 ) -> None:
     rt = runtime(store, loopback, Clock(DEADLINE))
     storm(store)
-    import worker.pipeline as pipeline
+    import worker.escalation as escalation
 
-    read_told = pipeline._told_steps
+    read_told = escalation._told_steps
 
     def told_while_a_message_arrives(rt_: Runtime, now: datetime) -> set[Any]:
         changed = store.get_incident("inc-150")
@@ -286,7 +288,7 @@ def test_an_incident_changed_during_the_run_gets_the_steps_it_was_told(
         )
         return read_told(rt_, now)
 
-    monkeypatch.setattr(pipeline, "_told_steps", told_while_a_message_arrives)
+    monkeypatch.setattr(escalation, "_told_steps", told_while_a_message_arrives)
     escalate_overdue(rt, DEADLINE + timedelta(minutes=1))
     monkeypatch.undo()
     incidents = store.query_incidents(IncidentQuery(limit=1000)).items

@@ -1,9 +1,9 @@
-"""An escalation run holds one page of candidate incidents at a time, not every open incident.
+"""An escalation run reads only the incidents with a step due, one page at a time.
 
-Every open incident not yet warned whose deadline is within two weeks is a candidate of every run; in
-a live replay there were tens of thousands, and a run that read them all at once grew the worker's RSS
-by hundreds of MiB. The bound: while candidates are read, at most ESCALATION_PAGE of them (plus the
-ones with a step due) are alive.
+In a live replay tens of thousands of incidents are open; a run that read every one of them (and
+worked out its steps) took a minute of CPU and grew the worker's RSS by hundreds of MiB. Now a run
+reads the open incidents whose next step is due or not yet worked out, at most ESCALATION_PAGE of them
+alive at once (plus the ones with a step due), and writes back when the next step falls due.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from index.models import Incident
+from index.models import Incident, Priority
 from index.sqlite import SqliteStore
 from index.store import IncidentQuery, Page
 from tests.worker.notify_standins import LoopbackServer
 from tests.worker.test_escalation import DEADLINE, STORM, Clock, runtime, storm
-from worker import pipeline
+from worker import escalation
 
 PAGE = 40
 
@@ -53,34 +53,57 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
     opened.close()
 
 
+@pytest.fixture
+def loopback() -> Iterator[LoopbackServer]:
+    server = LoopbackServer()
+    yield server
+    server.stop()
+
+
 def test_a_run_holds_one_page_of_candidates_at_a_time(
-    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+    store: SqliteStore, loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pipeline, "ESCALATION_PAGE", PAGE)
-    storm(store)  # STORM incidents due at DEADLINE, none warned yet
-    now = DEADLINE - timedelta(days=10)  # inside the warning horizon, no step due yet
+    monkeypatch.setattr(escalation, "ESCALATION_PAGE", PAGE)
+    storm(store)  # STORM incidents due at DEADLINE, none worked out yet
+    now = DEADLINE - timedelta(days=10)  # no step due yet
     counting = CountingStore(store)
-    loopback = LoopbackServer()
-    try:
-        rt = runtime(store, loopback, Clock(now))
-        rt.store = counting
-        assert pipeline.escalate_overdue(rt, now) == []
-    finally:
-        loopback.stop()
-    assert len(counting.refs) == STORM  # every open incident was a candidate ...
+    rt = runtime(store, loopback, Clock(now))
+    rt.store = counting
+    assert escalation.escalate_overdue(rt, now) == []
+    assert len(counting.refs) == STORM  # every incident was read once (none worked out) ...
     assert counting.most_alive <= PAGE  # ... but one page at a time
 
 
-def test_candidates_come_once_each_whichever_query_finds_them(
-    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+def test_a_run_reads_only_the_incidents_whose_next_step_is_due(
+    store: SqliteStore, loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pipeline, "ESCALATION_PAGE", PAGE)
+    monkeypatch.setattr(escalation, "ESCALATION_PAGE", PAGE)
     storm(store)
-    loopback = LoopbackServer()
-    try:
-        now = DEADLINE + timedelta(hours=1)  # overdue and not warned: both queries find each one
-        rt = runtime(store, loopback, Clock(now))
-        ids = [incident.id for incident in pipeline._iter_escalation_candidates(rt, now)]
-    finally:
-        loopback.stop()
-    assert sorted(ids) == sorted(f"inc-{n:03d}" for n in range(STORM))
+    counting = CountingStore(store)
+    rt = runtime(store, loopback, Clock(DEADLINE))
+    rt.store = counting
+    early = DEADLINE - timedelta(days=10)
+    assert escalation.escalate_overdue(rt, early) == []  # works out every next step (the warning)
+    read = len(counting.refs)
+    assert escalation.escalate_overdue(rt, early + timedelta(days=1)) == []
+    assert len(counting.refs) == read  # nothing due: no incident read
+    # A writer that knows nothing of escalation raises one incident's priority and its deadline.
+    changed = store.get_incident("inc-150")
+    assert changed is not None
+    store.save_incident(
+        changed.model_copy(
+            update={"priority": Priority.high, "first_answer_due": DEADLINE - timedelta(days=2)}
+        ),
+        expected_version=changed.version,
+    )
+    assert escalation.escalate_overdue(rt, early + timedelta(days=1)) == []
+    assert len(counting.refs) == read + 1  # only the changed one, once
+    # Its warning comes with its own deadline; the others' are still ahead.
+    (alert,) = escalation.escalate_overdue(rt, DEADLINE - timedelta(days=2))
+    assert alert.incident_id == "inc-150" and alert.details["level"] == 2
+    assert len(counting.refs) == read + 2
+    # At the others' deadline each is read once (the changed one too: its levels 3 and 4 fell due).
+    alerts = escalation.escalate_overdue(rt, DEADLINE + timedelta(minutes=1))
+    assert alerts and len(counting.refs) == read + 2 + STORM
+    changed = store.get_incident("inc-150")
+    assert changed is not None and changed.escalation_level == 4
