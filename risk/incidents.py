@@ -356,7 +356,7 @@ def open_incident(post: Post, profile: Profile, now: datetime, *, in_spike: bool
     detail = f"приоритет {PRIORITY_NAMES[priority]}; исполнитель: {who}; сообщение {post.id}"
     if in_spike:
         detail += "; во время всплеска"
-    return Incident(
+    fresh = Incident(
         id=incident_id_for(post),
         title=incident_title(post, profile),
         sector=post.sector,
@@ -372,6 +372,7 @@ def open_incident(post: Post, profile: Profile, now: datetime, *, in_spike: bool
         audit=[AuditEntry(at=now, actor=SYSTEM_ACTOR, action="создан", detail=detail)],
         updated_at=now,
     )
+    return _refresh_step(None, fresh, profile)
 
 
 def _reopen(
@@ -488,7 +489,7 @@ def attach_post(
         updated = _reopen(
             updated, now, post.published_at, profile, SYSTEM_ACTOR, f"новое сообщение {post.id}"
         )
-    return updated
+    return _refresh_step(incident, updated, profile)
 
 
 def transition(
@@ -518,7 +519,7 @@ def transition(
         raise InvalidTransition("чтобы закрыть инцидент, укажите исход")
     if source == IncidentStatus.closed:
         reopened = _reopen(incident, at, at, profile, actor, comment or "переоткрыт вручную")
-        return reopened
+        return _refresh_step(incident, reopened, profile)
     update: dict[str, object] = {"status": to, "updated_at": at}
     if to == IncidentStatus.interim:
         update["first_answered_at"] = at
@@ -535,7 +536,7 @@ def transition(
     if outcome is not None and to == IncidentStatus.closed:
         comment = f"исход: {outcome.value}" + (f"; {comment}" if comment else "")
     update["audit"] = _audit(incident, at, actor, action, comment)
-    return incident.model_copy(update=update)
+    return _refresh_step(incident, incident.model_copy(update=update), profile)
 
 
 def assign(incident: Incident, recipient_id: str, *, actor: str, at: datetime, profile: Profile) -> Incident:
@@ -561,7 +562,7 @@ def assign(incident: Incident, recipient_id: str, *, actor: str, at: datetime, p
         update["final_answer_due"] = _final_due(incident.first_answered_at, recipient_id, profile)
     detail = f"{incident.recipient or 'нет'} → {recipient_id} ({recipient.name})"
     update["audit"] = _audit(incident, at, actor, "назначен исполнитель", detail)
-    return incident.model_copy(update=update)
+    return _refresh_step(incident, incident.model_copy(update=update), profile)
 
 
 # Manual merge and split ---------------------------------------------------------------------------
@@ -620,7 +621,7 @@ def merge_incidents(
             "updated_at": at,
         }
     )
-    return merged_target, emptied
+    return _refresh_step(target, merged_target, profile), emptied
 
 
 def count_messages(n: int) -> str:
@@ -703,7 +704,7 @@ def split_incident(
             "updated_at": at,
         }
     )
-    return rest, fresh
+    return rest, _refresh_step(None, fresh, profile)
 
 
 # Escalation -------------------------------------------------------------------------------------
@@ -769,16 +770,29 @@ def due_escalations(
     Pass the recipient's `calendar` (risk.deadlines.calendar_for) and SLA (`sla_for`) to count the
     offsets in working time; without a calendar they are calendar hours.
     """
+    return escalation_plan(incident, now, sla, calendar)[0]
+
+
+def escalation_plan(
+    incident: Incident, now: datetime, sla: SlaRules, calendar: WorkCalendar | None = None
+) -> tuple[list[Escalation], datetime | None]:
+    """Return the steps due at `now` (as `due_escalations`) and when the next step after them falls due.
+
+    The second is None when no step is left after them (the last level, or no deadline open).
+    """
     current = open_deadline(incident)
     if current is None:
-        return []
+        return [], None
     stage, deadline = current
     moments = escalation_moments(deadline, sla, calendar)
-    return [
+    due = [
         Escalation(level=level, due_at=moment, deadline=deadline, stage=stage)
         for level, moment in sorted(moments.items())
         if level > incident.escalation_level and moment <= now
     ]
+    reached = max([incident.escalation_level, *(step.level for step in due)])
+    ahead = [moment for level, moment in moments.items() if level > reached]
+    return due, (min(ahead) if ahead else None)
 
 
 def apply_escalation(incident: Incident, escalation: Escalation, at: datetime) -> Incident:
@@ -810,19 +824,28 @@ _RECIPIENT_RULES = {
 }
 
 
+#: The last profile whose escalation rules were digested, and the digest (profiles are not hashable).
+_RULES_OF: list[tuple[Profile, str]] = []
+
+
 def escalation_rules(profile: Profile) -> str:
     """Return a digest of what the escalation moments depend on: the SLA, calendars and recipients' own.
 
     Stored with each incident's next step (Incident.next_step_basis): a profile edit changes the digest,
     so every open incident's next step counts as not worked out until the next run works it out anew.
+    The digest of the last profile asked about is kept (a profile is not edited in place).
     """
+    if _RULES_OF and _RULES_OF[0][0] is profile:
+        return _RULES_OF[0][1]
     parts = [
         str(ESCALATION_RULES_VERSION),
         profile.timezone,
         profile.sla.model_dump_json(),
         *(r.model_dump_json(include=_RECIPIENT_RULES) for r in profile.recipients),
     ]
-    return hashlib.blake2b("\n".join(parts).encode(), digest_size=8).hexdigest()
+    digest = hashlib.blake2b("\n".join(parts).encode(), digest_size=8).hexdigest()
+    _RULES_OF[:] = [(profile, digest)]
+    return digest
 
 
 def next_step_at(incident: Incident, sla: SlaRules, calendar: WorkCalendar | None = None) -> datetime | None:
@@ -848,3 +871,28 @@ def with_next_step(
             "next_step_basis": f"{rules}:{incident.escalation_state()}",
         }
     )
+
+
+def worked_out(incident: Incident, profile: Profile) -> Incident:
+    """Return the incident with its next escalation step worked out under the profile's rules."""
+    recipient = incident.recipient
+    return with_next_step(
+        incident, escalation_rules(profile), sla_for(profile, recipient), calendar_for(profile, recipient)
+    )
+
+
+def _refresh_step(before: Incident | None, after: Incident, profile: Profile) -> Incident:
+    """Return `after` with its next escalation step worked out if a change made it due to be.
+
+    Only a convenience: a stored next step counts only while its basis is the incident as it is
+    (Incident.step_index), so a change made elsewhere without this is worked out by the next run.
+    """
+    if after.status not in OPEN_STATUSES or after.merged_into:
+        return after
+    if (
+        before is None
+        or after.escalation_state() != before.escalation_state()
+        or after.step_index()[0] is None
+    ):
+        return worked_out(after, profile)
+    return after

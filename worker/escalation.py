@@ -26,11 +26,11 @@ from risk.deadlines import calendar_for
 from risk.incidents import (
     Escalation,
     apply_escalation,
-    due_escalations,
+    escalation_plan,
     escalation_rules,
     open_deadline,
     sla_for,
-    with_next_step,
+    worked_out,
 )
 from worker.runtime import Runtime
 
@@ -75,29 +75,37 @@ class _Steps:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.rules = escalation_rules(rt.profile)
+        #: When the next step after the due ones falls due, by id (of the run's incidents with steps due).
+        self.next_after: dict[str, datetime | None] = {}
 
-    def due(self, incident: Incident, now: datetime) -> list[Escalation]:
-        """Return the incident's steps due at `now` and not yet applied."""
+    def plan(self, incident: Incident, now: datetime) -> tuple[list[Escalation], datetime | None]:
+        """Return the incident's steps due at `now` and when its next step after them falls due."""
         recipient = incident.recipient
-        return due_escalations(
-            incident, now, sla_for(self.rt.profile, recipient), calendar_for(self.rt.profile, recipient)
+        profile = self.rt.profile
+        due, next_at = escalation_plan(
+            incident, now, sla_for(profile, recipient), calendar_for(profile, recipient)
         )
+        if due:
+            self.next_after[incident.id] = next_at
+        return due, next_at
 
-    def worked_out(self, incident: Incident) -> Incident:
-        """Return the incident with its next step worked out for its present state."""
-        recipient = incident.recipient
-        return with_next_step(
-            incident,
-            self.rules,
-            sla_for(self.rt.profile, recipient),
-            calendar_for(self.rt.profile, recipient),
-        )
+    def with_next(self, incident: Incident, next_at: datetime | None) -> Incident:
+        """Return the incident with `next_at` as its next step, for its present state."""
+        basis = f"{self.rules}:{incident.escalation_state()}"
+        return incident.model_copy(update={"next_step_at": next_at, "next_step_basis": basis})
+
+    def planned(self, item: alert_texts.OverdueItem, now: datetime) -> Incident:
+        """Return the item's incident as read, its steps applied, with the next step planned for it."""
+        incident = item.incident
+        for step in item.steps:
+            incident = apply_escalation(incident, step, now)
+        return self.with_next(incident, self.next_after.get(item.incident.id))
 
     def stepped(self, incident: Incident, steps: Sequence[Escalation], now: datetime) -> Incident:
         """Return the incident with `steps` applied (those above its level) and its next step worked out."""
         for step in steps:
             incident = apply_escalation(incident, step, now)
-        return self.worked_out(incident)
+        return worked_out(incident, self.rt.profile)
 
 
 def _escalate(rt: Runtime, now: datetime) -> list[Alert]:
@@ -140,11 +148,11 @@ def _due_items(rt: Runtime, steps: _Steps, now: datetime) -> list[alert_texts.Ov
             if incident.id in seen:  # moved back by a write between two pages
                 continue
             seen.add(incident.id)
-            due = steps.due(incident, now)
+            due, next_at = steps.plan(incident, now)
             if due:
                 items.append(alert_texts.OverdueItem(incident, tuple(due)))
             else:
-                ahead.append(steps.worked_out(incident))
+                ahead.append(steps.with_next(incident, next_at))
         written = _save_next_steps(rt, ahead)
         query.offset += len(page.items) - written
         if not page.items or query.offset >= page.total - written:
@@ -205,9 +213,7 @@ def _save_escalated(
     for start in range(0, len(items), ESCALATION_WRITE_BATCH):
         chunk = items[start : start + ESCALATION_WRITE_BATCH]
         if grouped:
-            writes = [
-                (steps.stepped(item.incident, item.steps, now), item.incident.version) for item in chunk
-            ]
+            writes = [(steps.planned(item, now), item.incident.version) for item in chunk]
             try:
                 saved += len(cast(AlertingStore, rt.store).save_incidents(writes))
                 continue
