@@ -14,6 +14,7 @@ steps out and writes its next step back.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
@@ -77,6 +78,8 @@ class _Steps:
         self.rules = escalation_rules(rt.profile)
         #: When the next step after the due ones falls due, by id (of the run's incidents with steps due).
         self.next_after: dict[str, datetime | None] = {}
+        self.read = 0  # incidents the run read
+        self.written = 0  # incidents written back with their next step only
 
     def plan(self, incident: Incident, now: datetime) -> tuple[list[Escalation], datetime | None]:
         """Return the incident's steps due at `now` and when its next step after them falls due."""
@@ -110,23 +113,29 @@ class _Steps:
 
 def _escalate(rt: Runtime, now: datetime) -> list[Alert]:
     """Run one escalation (the caller makes sure no other runs at the same time)."""
+    started = time.thread_time()
     steps = _Steps(rt)
     items = _due_items(rt, steps, now)
-    if not items:
-        return []
-    names = {r.id: r.name for r in rt.profile.recipients}
-    told = _told_steps(rt, now)
-    alerts = alert_texts.escalation_alerts(items, names, told=told, tz=rt.profile.timezone, now=now)
-    # The alerts first: a run cut off before its steps are written leaves them due, and the next run
-    # applies them without telling them again (they are in `told`), instead of steps never told.
-    new = [alert for alert in alerts if rt.store.add_alert(alert)]
-    saved = _save_escalated(rt, steps, items, now)
+    new: list[Alert] = []
+    saved = 0
+    if items:
+        names = {r.id: r.name for r in rt.profile.recipients}
+        told = _told_steps(rt, now)
+        alerts = alert_texts.escalation_alerts(items, names, told=told, tz=rt.profile.timezone, now=now)
+        # The alerts first: a run cut off before its steps are written leaves them due, and the next run
+        # applies them without telling them again (they are in `told`), instead of steps never told.
+        new = [alert for alert in alerts if rt.store.add_alert(alert)]
+        saved = _save_escalated(rt, steps, items, now)
     log.info(
-        "escalation at %s: %d incidents stepped up (%d written), %d new alerts",
+        "escalation at %s: %d incidents read, %d next steps written, %d stepped up (%d written), "
+        "%d new alerts, %.0f ms CPU",
         now,
+        steps.read,
+        steps.written,
         len(items),
         saved,
         len(new),
+        (time.thread_time() - started) * 1000,
     )
     return new
 
@@ -143,6 +152,7 @@ def _due_items(rt: Runtime, steps: _Steps, now: datetime) -> list[alert_texts.Ov
     query = IncidentQuery(step_due_at=now, step_rules=steps.rules, limit=ESCALATION_PAGE)
     while True:
         page = rt.store.query_incidents(query)
+        steps.read += len(page.items)
         ahead: list[Incident] = []
         for incident in page.items:
             if incident.id in seen:  # moved back by a write between two pages
@@ -154,6 +164,7 @@ def _due_items(rt: Runtime, steps: _Steps, now: datetime) -> list[alert_texts.Ov
             else:
                 ahead.append(steps.with_next(incident, next_at))
         written = _save_next_steps(rt, ahead)
+        steps.written += written
         query.offset += len(page.items) - written
         if not page.items or query.offset >= page.total - written:
             return items
