@@ -33,6 +33,7 @@ from risk.stories import WINDOW_HOURS as STORY_WINDOW_HOURS
 from risk.stories import assess_story
 from worker.escalation import ESCALATION_LOCK as ESCALATION_LOCK  # the escalation run, for the actors
 from worker.escalation import escalate_overdue as escalate_overdue
+from worker.memory import release_free_memory
 from worker.runtime import Runtime
 from worker.spiking import detect_spikes, in_spike, recent_marks
 
@@ -105,6 +106,7 @@ def detect(rt: Runtime, posts: Sequence[Post], now: datetime) -> list[Alert]:
         len(new_alerts),
         *(b - a for a, b in zip([started, *cpu], cpu, strict=False)),
     )
+    release_free_memory()  # what the run freed amid live chunks, back to the system (worker.memory)
     return new_alerts
 
 
@@ -148,8 +150,11 @@ STORY_READ_LIMIT = 2000
 #: (at least one more), or this long after, in seconds (older messages leave the previous window).
 STORY_RECHECK_GROWTH = 0.5
 STORY_RECHECK_S = 600.0
-#: Stories remembered per process; emptied when full.
+#: Stories remembered per process at most; emptied when full of checks younger than STORY_RECHECK_S.
 STORY_CHECKS_SIZE = 50_000
+#: Remembered stories above which those checked STORY_RECHECK_S ago or more are forgotten (such a
+#: check no longer spares a read); the mark is then twice what is left, at least this.
+STORY_CHECKS_PRUNE_AT = 1_000
 
 
 class _StoryChecks:
@@ -163,6 +168,11 @@ class _StoryChecks:
         self._lock = threading.Lock()
         self._store: object = None  # the store the checks were of (another store: forget them)
         self._last: dict[str, tuple[int, float]] = {}
+        self._prune_at = STORY_CHECKS_PRUNE_AT
+
+    def __len__(self) -> int:
+        """Return how many stories are remembered."""
+        return len(self._last)
 
     def due(self, store: object, story_id: str, in_window: int, now: datetime) -> bool:
         """Return whether the story should be read now; if so, note this check."""
@@ -177,8 +187,11 @@ class _StoryChecks:
                 grown = in_window >= count + max(1, math.ceil(STORY_RECHECK_GROWTH * count))
                 if not grown and 0 <= at - when < STORY_RECHECK_S:
                     return False
-            if len(self._last) >= STORY_CHECKS_SIZE:
-                self._last.clear()
+            if len(self._last) >= self._prune_at:
+                self._last = {k: v for k, v in self._last.items() if 0 <= at - v[1] < STORY_RECHECK_S}
+                if len(self._last) >= STORY_CHECKS_SIZE:
+                    self._last.clear()
+                self._prune_at = min(STORY_CHECKS_SIZE, max(STORY_CHECKS_PRUNE_AT, 2 * len(self._last)))
             self._last[story_id] = (in_window, at)
             return True
 

@@ -1,0 +1,98 @@
+"""Worker memory bounds: the allocator's free pages go back to the system, story checks stay few."""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from index.models import stable_id
+from worker import memory
+from worker.pipeline import STORY_CHECKS_PRUNE_AT, STORY_CHECKS_SIZE, STORY_RECHECK_S, _StoryChecks
+
+NOW = datetime(2026, 3, 5, 15, 0, tzinfo=UTC)
+#: Bytes one remembered story may take (16-character id, count, time, its dict slot).
+STORY_CHECK_ENTRY_BYTES = 300
+
+
+def _rss_mib() -> float:
+    """Return this process's resident memory (MiB)."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * 4096 / 2**20
+
+
+@pytest.mark.skipif(memory._malloc_trim() is None, reason="the C library has no malloc_trim (not glibc)")
+def test_release_free_memory_returns_pages_freed_amid_live_ones() -> None:
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    block = 64 * 1024  # below malloc's mmap threshold: from the heap, as most of a worker's allocations
+    blocks = []
+    for _ in range(1600):  # 100 MiB, written so it is resident
+        pointer = libc.malloc(block)
+        assert pointer
+        ctypes.memset(pointer, 1, block)
+        blocks.append(pointer)
+    for i, pointer in enumerate(blocks):
+        if i % 8:  # every 8th stays: the free chunks lie amid live ones, no heap top to shrink
+            libc.free(pointer)
+    before = _rss_mib()
+    assert memory.release_free_memory(force=True)
+    after = _rss_mib()
+    for pointer in blocks[::8]:
+        libc.free(pointer)
+    assert before - after >= 60, (before, after)  # 87.5 MiB were free
+
+
+def test_release_free_memory_at_most_every_trim_period() -> None:
+    memory.release_free_memory(force=True)
+    done = memory._TRIMMER.trims
+    assert memory.release_free_memory() is False  # within TRIM_EVERY_S of the last
+    assert memory._TRIMMER.trims == done
+
+
+def _entries_bytes(checks: _StoryChecks) -> int:
+    """Return the bytes of the checks' dict, keys and values."""
+    table = checks._last
+    return sys.getsizeof(table) + sum(
+        sys.getsizeof(k) + sys.getsizeof(v) + sys.getsizeof(v[0]) + sys.getsizeof(v[1])
+        for k, v in table.items()
+    )
+
+
+def test_story_checks_keep_only_recent_stories() -> None:
+    checks, store = _StoryChecks(), object()
+    per_s = 10  # stories checked per second, each once: 6,000 within STORY_RECHECK_S
+    most = 0
+    for n in range(200_000):
+        assert checks.due(store, stable_id("story", n), 10, NOW + timedelta(seconds=n / per_s))
+        most = max(most, len(checks))
+    live = int(STORY_RECHECK_S * per_s)
+    assert most <= 2 * live + 1, most  # not 50,000 (the hard bound): only the last ~10 minutes' stories
+    assert _entries_bytes(checks) <= most * STORY_CHECK_ENTRY_BYTES
+
+
+def test_story_checks_hard_bound_when_all_are_recent() -> None:
+    checks, store = _StoryChecks(), object()
+    most = 0
+    for n in range(STORY_CHECKS_SIZE + 5_000):  # all within one second: nothing is stale
+        checks.due(store, stable_id("story", n), 10, NOW + timedelta(microseconds=n))
+        most = max(most, len(checks))
+    assert most <= STORY_CHECKS_SIZE
+    assert _entries_bytes(checks) <= STORY_CHECKS_SIZE * STORY_CHECK_ENTRY_BYTES
+
+
+def test_story_checks_pruning_keeps_recent_checks() -> None:
+    checks, store = _StoryChecks(), object()
+    for n in range(STORY_CHECKS_PRUNE_AT * 3):  # stale by the time of the prune below
+        checks.due(store, f"old{n}", 10, NOW - timedelta(seconds=STORY_RECHECK_S + 1))
+    assert checks.due(store, "kept", 20, NOW)
+    later = NOW + timedelta(seconds=STORY_RECHECK_S / 2)
+    for n in range(STORY_CHECKS_PRUNE_AT * 2):
+        checks.due(store, f"new{n}", 10, later)
+    assert len(checks) < STORY_CHECKS_PRUNE_AT * 3  # the stale ones went
+    assert not checks.due(store, "kept", 21, later)  # still remembered: not grown by half, not due
+    assert checks.due(store, "kept", 30, later)  # grown by half: due
