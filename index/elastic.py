@@ -29,7 +29,16 @@ from index.es_docs import (
     subscription_doc,
     subscription_from_doc,
 )
-from index.es_setup import Kind, Layout, bootstrap, create_month_index, month_start, next_month, parse_month
+from index.es_setup import (
+    Kind,
+    Layout,
+    bootstrap,
+    create_month_index,
+    mapping_properties,
+    month_start,
+    next_month,
+    parse_month,
+)
 from index.forgetting import scrub_alert, scrub_incident
 from index.models import (
     Alert,
@@ -78,6 +87,8 @@ _LOOKUP_IDS = 1_000
 _FIRST_DUE = [IncidentStatus.new.value, IncidentStatus.assigned.value]
 _FINAL_DUE = [IncidentStatus.interim.value]
 _OPEN_STATUSES = (IncidentStatus.new, IncidentStatus.assigned, IncidentStatus.interim)
+#: Incident fields of the escalation index, added to incident indices made before them.
+_STEP_FIELDS = ("next_step_at", "next_step_basis", "step_rules", "step_due_at")
 
 #: Attempts of a read-modify-write before giving up.
 _RMW_ATTEMPTS = 8
@@ -178,6 +189,18 @@ class ElasticStore:
         if setup:
             with self._guard():
                 bootstrap(self.client, self.layout)
+                self._ensure_step_fields()
+
+    def _ensure_step_fields(self) -> None:
+        """Add the escalation index fields to an incident index made before them (additive, idempotent).
+
+        Without them an existing index cannot filter on each incident's next step: every open incident
+        would count as not worked out and every escalation run would read them all.
+        """
+        properties = mapping_properties("incidents")
+        self.client.indices.put_mapping(
+            index=self._alias("incidents"), properties={name: properties[name] for name in _STEP_FIELDS}
+        )
 
     # Plumbing
 

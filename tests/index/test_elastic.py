@@ -12,6 +12,7 @@ import index.elastic as elastic_module
 from index.elastic import ElasticStore
 from index.es_bulk import BulkOp, bulk_write
 from index.es_docs import post_from_doc
+from index.es_setup import mapping_properties
 from index.models import Metrics, OfficialPage
 from index.store import PostQuery
 from tests.factories import BASE_TIME, make_post
@@ -162,3 +163,19 @@ def test_bulk_reports_a_rejected_document_and_writes_the_others(store: ElasticSt
     assert set(result.failures) == {"bad"}
     assert "good" in result.results
     assert store.count_posts(PostQuery(ids=["good", "bad"])) == 1
+
+
+def test_an_incident_index_made_before_the_escalation_fields_gets_them(store: ElasticStore) -> None:
+    client, alias = store.client, store.layout.alias("incidents")
+    index = next(iter(client.indices.get_alias(name=alias)))
+    client.indices.delete(index=index)
+    fields = mapping_properties("incidents")
+    old = {k: v for k, v in fields.items() if k not in elastic_module._STEP_FIELDS}
+    made_before = f"{store.layout.prefix}-made-before"  # outside the incidents template's pattern
+    client.indices.create(
+        index=made_before, aliases={alias: {}}, mappings={"dynamic": False, "properties": old}
+    )
+    assert "step_rules" not in client.indices.get_mapping(index=alias)[made_before]["mappings"]["properties"]
+    ElasticStore(client, store.layout)  # opening the store again adds them
+    mapping = client.indices.get_mapping(index=alias)[made_before]["mappings"]["properties"]
+    assert {"step_rules", "step_due_at"} <= set(mapping) and mapping["step_rules"]["type"] == "keyword"
