@@ -243,3 +243,30 @@ def test_no_nb_svm_when_its_vote_is_zero(monkeypatch: pytest.MonkeyPatch) -> Non
     model = train("tone", texts, ["positive", "negative"] * 10, embed=False)
     assert model.nb is None and model.meta["nb_vote"] == 0.0
     assert model.predict(["спасибо, отлично"])[0][0] == "positive"
+
+
+def test_aggression_model_votes_with_the_lexicon_score() -> None:
+    import numpy as np
+
+    from risk.trained import LEXICON_VOTE, prepare
+
+    calm = ["спасибо за ответ, всё понятно", "подскажите расписание автобуса", "хорошая погода сегодня"]
+    rude = ["ты тупой урод, заткнись", "идиоты, сволочи, всех уволить", "мразь, я тебя найду"]
+    texts = [t + f" {i}" for i in range(15) for t in calm + rude]
+    labels = ["0", "0", "0", "1", "1", "1"] * 15
+    model = train("aggression", texts, labels, embed=False)
+    assert model.lexicon is not None and model.meta["lexicon_vote"] == LEXICON_VOTE["aggression"] > 0
+    queries = ["какая хорошая погода", "заткнись, урод тупой"]
+    prepared = prepare("aggression", queries, embed=False)
+    lexicon = model.lexicon.predict_proba(prepared.dense[:, :1])
+    assert lexicon[1, 1] > lexicon[0, 1]  # the packaged scorer alone already ranks the insult higher
+    share = model.meta["lexicon_vote"]
+    without = model.classifier.predict_proba(model.features(prepared))
+    assert model.nb is not None
+    nb_share = model.meta["nb_vote"]
+    without = (1 - nb_share) * without + nb_share * model.nb.predict_proba(prepared)
+    assert np.allclose(model.proba(prepared), (1 - share) * without + share * lexicon)
+    assert [label for label, _ in model.predict(queries)] == ["0", "1"]
+    # Topics and tone keep their own vote: no lexicon member there.
+    topics = train("topics", *labelled(), embed=False)
+    assert topics.lexicon is None and topics.meta["lexicon_vote"] == 0.0
