@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from importlib.metadata import version
 
 from index.models import (
     AuditEntry,
@@ -839,6 +840,7 @@ def escalation_rules(profile: Profile) -> str:
         return _RULES_OF[0][1]
     parts = [
         str(ESCALATION_RULES_VERSION),
+        version("holidays"),  # the production calendar's holidays
         profile.timezone,
         profile.sla.model_dump_json(),
         *(r.model_dump_json(include=_RECIPIENT_RULES) for r in profile.recipients),
