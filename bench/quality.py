@@ -4,8 +4,9 @@ Usage: .venv/bin/python bench/quality.py [--data ../shared/data] [--only sector,
        [--no-trained] [--no-baseline]
 
 Trained figures are stratified 5-fold cross-validation on the dev set (seed 0) of the model
-`infopole train` makes (calibrated SVM soft-voted with an NB-SVM, risk/trained.py), next to a plain
-char-TF-IDF + linear SVM baseline on the very same folds. Nothing is copied from the dev sets: they are read
+`infopole train` makes (calibrated SVM soft-voted with an NB-SVM, and for aggression with the
+packaged scorer too; risk/trained.py), next to a plain char-TF-IDF + linear SVM baseline on the very
+same folds. Nothing is copied from the dev sets: they are read
 at run time, models trained here stay in memory.
 """
 
