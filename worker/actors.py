@@ -27,6 +27,7 @@ from worker.delivery import (
     undelivered,
 )
 from worker.disk import check_disk, check_disk_for_detection, guarded
+from worker.memory import limit_malloc_arenas
 from worker.notify import DeliveryError, Notifier, redis_lock
 from worker.notify.delivery import RedisSentMarks
 from worker.notify.webhook import send_webhook
@@ -43,6 +44,8 @@ from worker.runtime import get_runtime
 
 log = logging.getLogger(__name__)
 
+# This worker process's threads share one malloc arena (worker.memory): set before any thread starts.
+limit_malloc_arenas()
 broker = setup_broker()
 
 

@@ -1,11 +1,14 @@
-"""Give the C allocator's free memory back to the system (glibc `malloc_trim`), at most every TRIM_EVERY_S.
+"""Keep a worker's C heap near what it holds: one malloc arena, free pages back to the system (glibc).
 
 A worker's threads allocate and free tens of MB per batch and detection run (query results, posts,
-vectors) through glibc malloc, one arena per thread. Freed chunks amid live ones stay in the process:
-in the live replay (bench/sustained.py) a worker's malloc heap grew by ~40 MiB in 10 minutes while the
-memory in use grew by ~8 MiB, so RSS kept rising though nothing the program holds did. `malloc_trim(0)`
-returns every free page of every arena (madvise), so RSS follows what is in use. Elsewhere than glibc
-(musl, macOS) it does nothing.
+vectors) through glibc malloc, by default in one arena per thread, each keeping its own high-water mark
+and free fragments. In the live replay (bench/sustained.py, 10 minutes at 300 posts/s) what a worker
+held stayed flat (in one process without threads, 225,000 posts: malloc in use 88.8 MiB throughout)
+while its malloc heaps grew ~20-50 MiB of free space, mostly chunks of a few KiB amid live ones, so RSS
+kept rising. Two remedies, both glibc only (elsewhere they do nothing): the worker's threads share one
+arena (`limit_malloc_arenas`), and after a detection run `malloc_trim(0)` hands the whole free pages of
+every arena back to the system (`release_free_memory`: ~10 MiB per process; a free chunk smaller than a
+page cannot be given back).
 """
 
 from __future__ import annotations
@@ -22,6 +25,13 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two trims of one process at least (a trim costs ~1-10 ms of CPU per 100 MiB free).
 TRIM_EVERY_S = 10.0
+#: glibc malloc arenas a worker process uses (one per thread by default, up to 8 per core). The Python
+#: threads hold the GIL while they allocate, so one arena costs little waiting; each extra arena keeps
+#: its own high-water mark and free fragments (bench/sustained.py, 10 minutes at 300 posts/s: the
+#: malloc heaps' free space ~35-60 MiB per process with per-thread arenas, ~5-11 MiB with one).
+MALLOC_ARENAS = 1
+#: mallopt's parameter number of the arena limit (glibc malloc.h M_ARENA_MAX).
+_M_ARENA_MAX = -8
 
 
 @cache
@@ -38,6 +48,35 @@ def _malloc_trim() -> Callable[[int], int] | None:
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
     return trim
+
+
+@cache
+def _mallopt() -> Callable[[int, int], int] | None:
+    """Return glibc's mallopt, or None where the C library has none."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError):
+        return None
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return mallopt
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Let threads started from now on share at most `arenas` malloc arenas; return if the limit was set.
+
+    Call it before the process starts its threads (a worker process: when its actors are imported).
+    """
+    mallopt = _mallopt()
+    if mallopt is None or arenas < 1:
+        return False
+    done = mallopt(_M_ARENA_MAX, arenas) == 1
+    if not done:
+        log.warning("malloc arena limit %d not set", arenas)
+    return done
 
 
 class _Trimmer:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ctypes
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +98,45 @@ def test_story_checks_pruning_keeps_recent_checks() -> None:
     assert len(checks) < STORY_CHECKS_PRUNE_AT * 3  # the stale ones went
     assert not checks.due(store, "kept", 21, later)  # still remembered: not grown by half, not due
     assert checks.due(store, "kept", 30, later)  # grown by half: due
+
+
+_COUNT_ARENAS = """
+import ctypes, sys, tempfile, threading
+from worker.memory import limit_malloc_arenas
+if sys.argv[1] == "1":
+    assert limit_malloc_arenas(1)
+def churn():
+    blocks = [bytearray(4096) for _ in range(2000)]
+    del blocks
+threads = [threading.Thread(target=churn) for _ in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+libc = ctypes.CDLL(None)
+libc.fopen.restype = ctypes.c_void_p
+libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+with tempfile.NamedTemporaryFile(suffix=".xml") as out:
+    handle = libc.fopen(out.name.encode(), b"w")
+    libc.malloc_info(0, handle)
+    libc.fclose(handle)
+    print(open(out.name).read().count("<heap nr="))
+"""
+
+
+@pytest.mark.skipif(memory._mallopt() is None, reason="the C library has no mallopt (not glibc)")
+def test_limit_malloc_arenas_makes_threads_share_one_arena() -> None:
+    def arenas(limited: bool) -> int:
+        run = subprocess.run(
+            [sys.executable, "-c", _COUNT_ARENAS, "1" if limited else "0"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        return int(run.stdout.strip())
+
+    assert arenas(limited=False) > 1  # glibc's default: threads get arenas of their own
+    assert arenas(limited=True) == 1
