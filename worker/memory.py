@@ -35,33 +35,35 @@ _M_ARENA_MAX = -8
 
 
 @cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    """Return glibc's malloc_trim, or None where the C library has none."""
-    name = ctypes.util.find_library("c")
-    if name is None:
+def _libc_function(name: str) -> Callable[..., int] | None:
+    """Return the C library's function `name`, or None where the library or the function is missing."""
+    path = ctypes.util.find_library("c")
+    if path is None:
         return None
     try:
-        libc = ctypes.CDLL(name)
-        trim = libc.malloc_trim
+        function: Callable[..., int] = getattr(ctypes.CDLL(path), name)
     except (OSError, AttributeError):
         return None
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
+    return function
+
+
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """Return glibc's malloc_trim, or None where the C library has none."""
+    trim = _libc_function("malloc_trim")
+    if trim is not None:
+        trim.argtypes = [ctypes.c_size_t]  # type: ignore[attr-defined]
+        trim.restype = ctypes.c_int  # type: ignore[attr-defined]
     return trim
 
 
 @cache
 def _mallopt() -> Callable[[int, int], int] | None:
     """Return glibc's mallopt, or None where the C library has none."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):
-        return None
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
+    mallopt = _libc_function("mallopt")
+    if mallopt is not None:
+        mallopt.argtypes = [ctypes.c_int, ctypes.c_int]  # type: ignore[attr-defined]
+        mallopt.restype = ctypes.c_int  # type: ignore[attr-defined]
     return mallopt
 
 
