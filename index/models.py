@@ -225,6 +225,12 @@ class Incident(BaseModel):
             )
         )
 
+    def with_step_plan(self, rules: str, next_at: datetime | None) -> Incident:
+        """Return a copy with `next_at` as its next escalation step, worked out under `rules` for now."""
+        return self.model_copy(
+            update={"next_step_at": next_at, "next_step_basis": f"{rules}:{self.escalation_state()}"}
+        )
+
     def step_index(self) -> tuple[str | None, datetime | None]:
         """Return (rules, next step's time) for a store's escalation index; (None, None): not worked out.
 

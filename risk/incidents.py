@@ -867,12 +867,7 @@ def with_next_step(
     incident: Incident, rules: str, sla: SlaRules, calendar: WorkCalendar | None = None
 ) -> Incident:
     """Return the incident with its next escalation step worked out under `rules` for its present state."""
-    return incident.model_copy(
-        update={
-            "next_step_at": next_step_at(incident, sla, calendar),
-            "next_step_basis": f"{rules}:{incident.escalation_state()}",
-        }
-    )
+    return incident.with_step_plan(rules, next_step_at(incident, sla, calendar))
 
 
 def worked_out(incident: Incident, profile: Profile) -> Incident:

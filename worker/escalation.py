@@ -94,8 +94,7 @@ class _Steps:
 
     def with_next(self, incident: Incident, next_at: datetime | None) -> Incident:
         """Return the incident with `next_at` as its next step, for its present state."""
-        basis = f"{self.rules}:{incident.escalation_state()}"
-        return incident.model_copy(update={"next_step_at": next_at, "next_step_basis": basis})
+        return incident.with_step_plan(self.rules, next_at)
 
     def planned(self, item: alert_texts.OverdueItem, now: datetime) -> Incident:
         """Return the item's incident as read, its steps applied, with the next step planned for it."""

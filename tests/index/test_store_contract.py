@@ -595,8 +595,7 @@ def test_overdue_filter_uses_the_deadline_of_the_status(store: Store) -> None:
 
 def _stepped(incident: Incident, rules: str, at: datetime | None) -> Incident:
     """Return the incident with its next escalation step worked out under `rules` for its present state."""
-    basis = f"{rules}:{incident.escalation_state()}"
-    return incident.model_copy(update={"next_step_at": at, "next_step_basis": basis})
+    return incident.with_step_plan(rules, at)
 
 
 def test_step_due_filter_reads_only_open_incidents_with_a_step_due_or_not_worked_out(store: Store) -> None:
