@@ -50,9 +50,17 @@ broker = setup_broker()
 
 
 def _build_runtime() -> None:
-    """Build this process's runtime now; a failure is logged and retried with the first message."""
+    """Build this process's runtime and its configured sources now; a failure is logged and retried
+    with the first message.
+
+    Building the sources loads their libraries (Telethon for Telegram) at boot, so a worker's memory
+    does not step up in the middle of a run when the scheduler first hands it a collection job.
+    """
+    from crawlers.catalog import source_statuses
+
     try:
-        get_runtime()
+        runtime = get_runtime()
+        source_statuses(runtime.settings, runtime.profile)
     except Exception:
         log.exception("worker runtime could not be built at boot; the first message tries again")
 

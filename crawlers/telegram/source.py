@@ -48,7 +48,7 @@ from crawlers.telegram.client import (
     parse_target,
     session_lock,
 )
-from crawlers.telegram.errors import ChatUnavailable, flood_wait_s, translate
+from crawlers.telegram.errors import ChatUnavailable, flood_wait_s, load_telethon, translate
 from crawlers.telegram.mapping import marked_peer_id
 from index.models import SourceState, as_utc, utcnow
 from index.profile import Profile
@@ -513,6 +513,7 @@ def build_telegram_source(settings: Any, profile: Profile) -> TelegramSource:
         raise SourceNotConfigured(
             "Telegram отключён: в профиле нет каналов (sources.tg_channels) и страниц сети tg"
         )
+    load_telethon()  # configured: its client library loads with the source, not at the first poll
     session = values["TELEGRAM__SESSION"]
     lock_dir = Path(settings.data_dir)
 

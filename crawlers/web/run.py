@@ -17,7 +17,8 @@ from typing import Any
 
 from crawlers.web.pipeline import OUTPUT_SETTING
 from crawlers.web.settings import crawl_settings
-from crawlers.web.spider import MAX_ARTICLES_PER_SITE, NewsSpider
+from crawlers.web.sites import MAX_ARTICLES_PER_SITE
+from crawlers.web.spider import NewsSpider
 
 #: Scrapy stats that count skipped or failed requests, renamed to our error keys.
 _STAT_ERRORS = {

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 from crawlers.base import Batch, SourceNotConfigured, TransientSourceError, register_source
 from crawlers.web.mapping import SOURCE_NAME
-from crawlers.web.spider import MAX_ARTICLES_PER_SITE, site_base
+from crawlers.web.sites import MAX_ARTICLES_PER_SITE, site_base
 from index.models import SourceState, as_utc, utcnow
 from index.profile import Profile
 

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import scrapy
 from parsel import Selector
@@ -29,28 +29,10 @@ from twisted.python.failure import Failure
 
 from crawlers.web.extract import canonical_url, extract_article, parse_date, url_key
 from crawlers.web.items import ArticleItem
+from crawlers.web.sites import MAX_ARTICLES_PER_SITE, site_base, site_domain
 
 #: Feed content types announced in <link rel="alternate">.
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml")
-#: Default number of article pages fetched per site per crawl.
-MAX_ARTICLES_PER_SITE = 200
-
-
-def site_base(value: str) -> str:
-    """Return the base URL (scheme://host[:port]/) of a configured site: a domain or a URL."""
-    text = value.strip()
-    if "://" not in text:
-        text = "https://" + text
-    parts = urlsplit(text)
-    if not parts.hostname:
-        raise ValueError(f"не похоже на адрес сайта: {value!r}")
-    return f"{parts.scheme}://{parts.netloc.lower()}/"
-
-
-def site_domain(value: str) -> str:
-    """Return the host name of a configured site, without a leading www."""
-    host = urlsplit(site_base(value)).hostname or ""
-    return host[4:] if host.startswith("www.") else host
 
 
 def feed_entries(body: bytes | str, base_url: str) -> Iterator[tuple[str, datetime | None, str | None]]:

@@ -8,7 +8,8 @@ import pytest
 
 from crawlers.registry import get_mapper
 from crawlers.web.extract import canonical_url, extract_article, url_key
-from crawlers.web.spider import feed_entries, site_base, site_domain
+from crawlers.web.sites import site_base, site_domain
+from crawlers.web.spider import feed_entries
 from tests.crawlers.web.server import SITE
 
 BASE = "https://zarechye-news.ru"
