@@ -49,7 +49,13 @@ def sustained_rows(minutes: float, rate: float, runs: int) -> list[Row]:
     return [
         (f"{title}: сохранено, сообщ./с", f"{stored:,.0f}", "≥ 300", verdict(stored >= 300)),
         (f"{title}: очередь в конце, сообщений", f"{backlog:,.0f}", "ограничена", "—"),
-        (f"{title}: рост памяти, МиБ/ч", f"{med('rss_growth_mib_per_h'):,.0f}", "≈ 0", "—"),
+        (f"{title}: рост памяти, МиБ/ч", f"{med('rss_growth_mib_per_h'):,.0f}", "—", "—"),
+        (
+            f"{title}: рост памяти во второй половине, МиБ/ч",
+            f"{med('rss_growth_second_half_mib_per_h'):,.0f}",
+            "≈ 0",
+            "—",
+        ),
         (f"{title}: память в конце, МиБ", f"{med('rss_last_mib'):,.0f}", "—", "—"),
         (f"{title}: задержка до уведомления p50, с", f"{med('alert_p50_s'):,.1f}", "—", "—"),
         (

@@ -11,7 +11,8 @@ Figures, after `--minutes` minutes:
 - offered and stored posts/s (stored over the whole run and over its second half), and the backlog
   (messages still queued) at the end: a rate is sustained when the backlog stays bounded;
 - RSS of the worker processes (summed, sampled every 10 s): median of the first and last tenth of the
-  run and the fitted growth in MiB/hour;
+  run, the highest sample, and the fitted growth in MiB/hour after the first tenth and over the second
+  half (the caches fill during the first minutes: the second half shows whether memory still grows);
 - post→alert latency: for every alert raised by posts (spike, conflict, story, critical incident)
   the webhook received, the time since the newest of its posts was handed over; p50 and p95;
 - CPU: the workers' and the broker's CPU seconds per stored post, and the rate an otherwise idle
@@ -276,6 +277,10 @@ def run(
         "rss_first_mib": statistics.median(s[1] for s in samples[:tenth]),
         "rss_last_mib": statistics.median(s[1] for s in samples[-tenth:]),
         "rss_growth_mib_per_h": slope_per_hour([(s[0], s[1]) for s in samples[tenth:]]),
+        "rss_growth_second_half_mib_per_h": slope_per_hour(
+            [(s[0], s[1]) for s in samples[len(samples) // 2 :]]
+        ),
+        "rss_max_mib": max((s[1] for s in samples), default=0.0),
         "alerts": len(latencies),
         "alert_p50_s": percentile(latencies, 0.5),
         "alert_p95_s": percentile(latencies, 0.95),
