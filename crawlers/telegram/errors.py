@@ -44,7 +44,8 @@ def _permanent() -> tuple[tuple[type[BaseException], str, str], ...]:
 @cache
 def _credentials() -> tuple[type[BaseException], ...]:
     """Return the errors that mean the session itself is unusable: a human must log in again."""
-    return (_tg_errors().UnauthorizedError, _tg_errors().AuthKeyError)
+    tg_errors = _tg_errors()
+    return (tg_errors.UnauthorizedError, tg_errors.AuthKeyError)
 
 
 class ChatUnavailable(PermanentSourceError):
