@@ -50,8 +50,7 @@ broker = setup_broker()
 
 
 def _build_runtime() -> None:
-    """Build this process's runtime and its configured sources now; a failure is logged and retried
-    with the first message.
+    """Build this process's runtime and configured sources now; on failure log it (the first message retries).
 
     Building the sources loads their libraries (Telethon for Telegram) at boot, so a worker's memory
     does not step up in the middle of a run when the scheduler first hands it a collection job.

@@ -1,6 +1,7 @@
 """Translate Telethon errors into the collector exception tree, with a counter key for each kind.
 
-Telethon (~35 MiB and 0.5 s to import) is imported at the first error, not with this module: every
+Telethon (~35 MiB and 0.5 s to import) is imported when a Telegram source is built (`load_telethon`,
+i.e. only where Telegram is configured) or an error is first translated, not with this module: every
 worker registers the Telegram source, but only a centre that configured it ever talks to Telegram.
 """
 
