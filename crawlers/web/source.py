@@ -14,11 +14,13 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Generator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -44,6 +46,8 @@ BACKFILL_DAYS = 3.0
 SEEN_LIMIT = 20_000
 #: The repository root, so `-m crawlers.web.run` works without an installed package.
 _ROOT = Path(__file__).resolve().parents[2]
+#: Prefix of a crawl's temporary folder (job file and crawl log) in the system's temporary directory.
+JOB_DIR_PREFIX = "infopole-web-"
 
 
 class WebSource:
@@ -93,7 +97,8 @@ class WebSource:
         started = self._clock()
         items: list[dict[str, Any]] = []
         summary: dict[str, Any] | None = None
-        with tempfile.TemporaryDirectory(prefix="infopole-web-") as tmp:
+        sweep_job_dirs(Path(tempfile.gettempdir()), older_than_s=2 * self.timeout_s)
+        with tempfile.TemporaryDirectory(prefix=JOB_DIR_PREFIX) as tmp:
             job_path = Path(tmp) / "job.json"
             job_path.write_text(json.dumps(self.job(cursor, started), ensure_ascii=False), encoding="utf-8")
             log_path = Path(tmp) / "crawl.log"
@@ -148,6 +153,28 @@ class WebSource:
         errors = {str(k): int(v) for k, v in (summary.get("errors") or {}).items()}
         log.info("web crawl done: %s", summary.get("info"))
         yield Batch(SOURCE_NAME, items, cursor, errors)
+
+
+def sweep_job_dirs(root: Path, *, older_than_s: float, now: float | None = None) -> int:
+    """Remove crawl folders under `root` untouched for `older_than_s` seconds; return how many.
+
+    A worker killed during a crawl leaves its folder behind (the `with` block never ends). Every crawl
+    ends within its timeout (the parent's kill timer; scrapy's CLOSESPIDER_TIMEOUT in an orphaned one),
+    so a folder whose newest file is older than twice the timeout belongs to no running crawl.
+    """
+    now = time.time() if now is None else now
+    removed = 0
+    for folder in root.glob(f"{JOB_DIR_PREFIX}*"):
+        try:
+            newest = max([folder.stat().st_mtime] + [f.stat().st_mtime for f in folder.iterdir()])
+        except OSError:  # gone meanwhile, or not a folder
+            continue
+        if now - newest >= older_than_s:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    if removed:
+        log.info("web crawl: %d stale job folders removed from %s", removed, root)
+    return removed
 
 
 def _seen(cursor: dict[str, Any]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from crawlers.base import SOURCES, SourceNotConfigured, TransientSourceError
 from crawlers.web.mapping import map_web_item
 from crawlers.web.settings import crawl_settings
-from crawlers.web.source import WebSource, build_web_source
+from crawlers.web.source import JOB_DIR_PREFIX, WebSource, build_web_source, sweep_job_dirs
 from index.models import SourceState
 from index.profile import Profile, SourceList
 from index.store import PostQuery
@@ -146,3 +147,20 @@ def test_batches_go_through_the_ingest_path(crawled, tmp_path, sqlite_store):
     assert sum(ingest_items(rt, b.mapper, b.items).new for b in batches) == 0
     [road] = [p for p in sqlite_store.query_posts(PostQuery(source="web")).items if "Садовой" in p.text]
     assert road.text.startswith("На Садовой начали ремонт дороги\n\n") and road.lemmas
+
+
+def test_stale_job_folders_of_killed_crawls_are_swept(tmp_path):
+    now = 1_000_000.0
+    stale, running = tmp_path / f"{JOB_DIR_PREFIX}a", tmp_path / f"{JOB_DIR_PREFIX}b"
+    other = tmp_path / "keep-me"
+    for folder in (stale, running, other):
+        folder.mkdir()
+        (folder / "crawl.log").write_text("x", encoding="utf-8")
+        os.utime(folder, (now - 7200, now - 7200))
+    os.utime(stale / "crawl.log", (now - 7200, now - 7200))
+    os.utime(running / "crawl.log", (now - 60, now - 60))  # a crawl still writing its log
+    os.utime(other / "crawl.log", (now - 7200, now - 7200))
+
+    assert sweep_job_dirs(tmp_path, older_than_s=3600, now=now) == 1
+    assert not stale.exists()
+    assert running.exists() and other.exists()
