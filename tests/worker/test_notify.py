@@ -4,11 +4,14 @@ HTTP server, SMTP on aiosmtpd; subscriptions, quiet hours, digests and acknowled
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -23,6 +26,7 @@ from worker.notify import DELIVERY_HEADER, SIGNATURE_HEADER, Notifier, Permanent
 from worker.notify.email import send_email
 from worker.notify.subscriptions import matches, subscribers
 from worker.notify.telegram import send_telegram
+from worker.notify.tls import tls_context
 from worker.notify.webhook import send_webhook
 
 #: Tuesday 2026-01-20 12:00 Moscow.
@@ -171,6 +175,24 @@ def test_telegram_channel_errors_say_whether_to_retry(loopback: LoopbackServer) 
     loopback.state.status = 200
     send_telegram(loopback.url, TOKEN, "42", long_text)
     assert len(loopback.bodies("/bot")[-1]["text"]) == 4096
+
+
+def test_deliveries_share_one_tls_context(loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[ssl.SSLContext] = []
+
+    def counting_create(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        built.append(create(*args, **kwargs))
+        return built[-1]
+
+    create = httpx.create_ssl_context
+    tls_context.cache_clear()
+    monkeypatch.setattr(httpx, "create_ssl_context", counting_create)
+    for n in range(3):
+        send_webhook(f"{loopback.url}/hook", b"{}", delivery_id=f"d-{n}")
+        send_telegram(loopback.url, TOKEN, "42", "привет")
+    assert len(loopback.state.received) == 6
+    assert len(built) == 1  # one CA bundle load per process, not one per delivery
+    tls_context.cache_clear()
 
 
 def test_email_channel_through_aiosmtpd(smtp: SmtpStandIn) -> None:

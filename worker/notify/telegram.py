@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from worker.notify.errors import DeliveryError, PermanentDeliveryError
+from worker.notify.tls import tls_context
 
 #: The longest message text the Bot API accepts, in characters.
 TELEGRAM_TEXT_LIMIT = 4096
@@ -39,7 +40,7 @@ def send_telegram(
         }
     url = f"{base_url.rstrip('/')}/bot{token}/sendMessage"
     try:
-        response = httpx.post(url, json=payload, timeout=timeout_s)
+        response = httpx.post(url, json=payload, timeout=timeout_s, verify=tls_context())
     except httpx.HTTPError as exc:
         raise DeliveryError(f"Telegram недоступен: {exc.__class__.__name__}") from exc
     try:

@@ -8,6 +8,7 @@ import hmac
 import httpx
 
 from worker.notify.errors import DeliveryError, PermanentDeliveryError
+from worker.notify.tls import tls_context
 
 #: Header carrying the hex HMAC-SHA256 of the body under the subscription's secret.
 SIGNATURE_HEADER = "X-Infopole-Signature"
@@ -41,7 +42,7 @@ def send_webhook(
     if delivery_id:
         headers[DELIVERY_HEADER] = delivery_id
     try:
-        response = httpx.post(url, content=body, headers=headers, timeout=timeout_s)
+        response = httpx.post(url, content=body, headers=headers, timeout=timeout_s, verify=tls_context())
     except httpx.HTTPError as exc:
         raise DeliveryError(f"вебхук недоступен: {exc.__class__.__name__}: {exc}") from exc
     if response.is_success:
