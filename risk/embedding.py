@@ -7,9 +7,6 @@ pulls pymorphy2 and yargy). Loading takes about 2 s and ~60 MB, once per process
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from functools import cache
 from importlib.util import find_spec
 from pathlib import Path
@@ -27,12 +24,6 @@ NAVEC_NAME = "navec_news_v1_1B_250K_300d_100q"
 DIM = 300
 #: Tokens of a text looked up at most (long texts cost the same).
 MAX_TOKENS = 400
-#: Text vectors kept by `doc_vector` (the sector and aggression stages ask for the same text in turn),
-#: keyed by a 16-byte digest of the text, not the text (a cleaned text may be 20,000 characters): about
-#: 1.6 KB per entry whatever the texts (tests/risk/test_embedding_cache.py: under 3 KB), ~7 MiB full.
-DOC_CACHE_SIZE = 4096
-_doc_cache: OrderedDict[bytes, np.ndarray | None] = OrderedDict()
-_doc_lock = threading.Lock()
 
 
 class EmbeddingUnavailable(RuntimeError):
@@ -125,15 +116,12 @@ def centroid(phrases: list[str]) -> np.ndarray:
 
 
 def doc_vector(doc: Doc) -> np.ndarray | None:
-    """Return the unit mean vector of an analysed text's content words (None when none is known)."""
-    key = hashlib.blake2b(doc.text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-    with _doc_lock:
-        if key in _doc_cache:
-            _doc_cache.move_to_end(key)
-            return _doc_cache[key]
-    vector = mean_vector(word_ids(doc.words, doc.lemmas))
-    with _doc_lock:
-        _doc_cache[key] = vector
-        if len(_doc_cache) > DOC_CACHE_SIZE:
-            _doc_cache.popitem(last=False)
-    return vector
+    """Return the unit mean vector of an analysed text's content words (None when none is known).
+
+    Worked out once per Doc (the sector and aggression stages ask for it in turn) and kept on it, so it
+    is freed with the batch: a process-wide cache of recent vectors fragmented the heap (docs/performance.md).
+    """
+    if "vector" not in doc.derived:
+        doc.derived["vector"] = mean_vector(word_ids(doc.words, doc.lemmas))
+    vector = doc.derived["vector"]
+    return vector if isinstance(vector, np.ndarray) else None

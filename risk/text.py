@@ -240,6 +240,8 @@ class Doc:
     spans: list[tuple[int, int]] = field(default_factory=list)  # token offsets in `text`
     lemma_forms: list[tuple[str, ...]] = field(default_factory=list)  # candidate lemmas per token
     lemma_set: frozenset[str] = frozenset()  # every candidate lemma of every token
+    #: Values the stages derive from this text, worked out once and freed with it (e.g. its vector).
+    derived: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def lemmas(self) -> list[str]:
