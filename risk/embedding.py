@@ -119,7 +119,7 @@ def doc_vector(doc: Doc) -> np.ndarray | None:
     """Return the unit mean vector of an analysed text's content words (None when none is known).
 
     Worked out once per Doc (the sector and aggression stages ask for it in turn) and kept on it, so it
-    is freed with the batch: a process-wide cache of recent vectors fragmented the heap (docs/performance.md).
+    is freed with the batch: no process-wide cache, no lock between the worker's threads.
     """
     if "vector" not in doc.derived:
         doc.derived["vector"] = mean_vector(word_ids(doc.words, doc.lemmas))
