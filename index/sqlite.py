@@ -732,10 +732,20 @@ class SqliteStore:
                     f"инцидент {saved.id} {found}, ожидалась версия {expected_version}: "
                     "его изменил кто-то другой, обновите и повторите"
                 )
-        conn.execute("DELETE FROM incident_posts WHERE incident_id = ?", (saved.id,))
+        # Only the rows that change: rewriting all of them made attaching a post cost as much as the
+        # incident's size (a 3,000-post incident: 5 ms of the 15 ms save, `bench/incident_attach.py`).
+        listed = set(saved.post_ids)
+        held = {
+            row[0]
+            for row in conn.execute("SELECT post_id FROM incident_posts WHERE incident_id = ?", (saved.id,))
+        }
+        conn.executemany(
+            "DELETE FROM incident_posts WHERE post_id = ? AND incident_id = ?",
+            [(post_id, saved.id) for post_id in held - listed],
+        )
         conn.executemany(
             "INSERT OR REPLACE INTO incident_posts (post_id, incident_id) VALUES (?, ?)",
-            [(post_id, saved.id) for post_id in saved.post_ids],
+            [(post_id, saved.id) for post_id in saved.post_ids if post_id not in held],
         )
         return saved
 

@@ -10,7 +10,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -284,34 +284,53 @@ def update_incidents(
 
     A complaint goes to the incident of its problem and place; a repost to its original's incident; a
     citizen's reply in an answered incident's thread is attached as the citizen's reaction. A post in an
-    alerted spike of its sector raises the priority (`marks`: the alerted spike episodes).
+    alerted spike of its sector raises the priority (`marks`: the alerted spike episodes). Each incident
+    the batch touches is read and written once, with its messages attached in publication order.
     """
-    alerts: list[Alert] = []
+    attaching: dict[str, list[tuple[Post, bool]]] = {}
+    placed: dict[str, str] = {}  # this batch's post id -> the incident it goes to
     for post in sorted(posts, key=lambda p: p.published_at):
         target: str | None = None
         if needs_incident(post):
             target = incident_id_for(post)
         elif post.duplicate_of:
-            original = rt.store.find_incident_for_post(post.duplicate_of)
-            target = original.id if original else None
+            target = placed.get(post.duplicate_of)
+            if target is None:
+                original = rt.store.find_incident_for_post(post.duplicate_of)
+                target = original.id if original else None
         elif not post.is_official and post.parent_id:
-            answered = _answered_incident_of_reply(rt, post)
+            answered = _answered_incident_of_reply(rt, post, placed)
             target = answered.id if answered else None
         if target is None:
             continue
-        incident = _write_incident(rt, target, post, now, in_spike=in_spike(post, marks))
+        placed[post.id] = target
+        attaching.setdefault(target, []).append((post, in_spike(post, marks)))
+    alerts: list[Alert] = []
+    for target, messages in attaching.items():
+        incident = _write_incident(rt, target, messages, now)
         if incident is not None and incident.priority == Priority.critical:
             alerts.append(alert_texts.incident_alert(incident, tz=rt.profile.timezone, now=now))
     return alerts
 
 
-def _answered_incident_of_reply(rt: Runtime, post: Post) -> Incident | None:
-    """Return the answered incident whose message a reply follows up (up the reply chain), or None."""
+def _answered_incident_of_reply(
+    rt: Runtime, post: Post, placed: Mapping[str, str] | None = None
+) -> Incident | None:
+    """Return the answered incident whose message a reply follows up (up the reply chain), or None.
+
+    `placed` maps the posts of the batch being attached (not yet written) to their incidents.
+    """
+    placed = placed or {}
     parent_id = post.parent_id
     for _ in range(FOLLOW_UP_DEPTH):
         if not parent_id:
             return None
-        incident = rt.store.find_incident_for_post(parent_id)
+        if parent_id in placed:
+            incident = rt.store.get_incident(placed[parent_id])
+            if incident is None:
+                return None  # opened by this batch: not answered yet
+        else:
+            incident = rt.store.find_incident_for_post(parent_id)
         if incident is not None:
             answered = incident.first_answered_at
             return incident if answered is not None and answered < post.published_at else None
@@ -321,10 +340,12 @@ def _answered_incident_of_reply(rt: Runtime, post: Post) -> Incident | None:
 
 
 def _write_incident(
-    rt: Runtime, incident_id: str, post: Post, now: datetime, *, in_spike: bool = False
+    rt: Runtime, incident_id: str, messages: Sequence[tuple[Post, bool]], now: datetime
 ) -> Incident | None:
-    """Create or extend an incident with optimistic concurrency; return it as it stands with the post.
+    """Create or extend an incident with optimistic concurrency; return it as it stands with the posts.
 
+    `messages`: (post, whether it falls in an alerted spike), in publication order; a new incident is
+    opened by the first. One read and one write whatever their number (re-done on a concurrent change).
     A hand-merged incident is followed to the one it was merged into.
     """
     for _ in range(INCIDENT_WRITE_RETRIES):
@@ -335,13 +356,21 @@ def _write_incident(
             current = rt.store.get_incident(current.merged_into)
         try:
             if current is None:
-                fresh = open_incident(post, rt.profile, now, in_spike=in_spike)
-                return rt.store.save_incident(fresh, expected_version=None)
-            if post.id in current.post_ids:
-                return current  # a redelivered batch: the caller re-derives its alert (stored once)
-            attached = load_posts(rt, current.post_ids[-ATTACHED_READ_LIMIT:])
-            updated = attach_post(current, post, rt.profile, now, attached=attached, in_spike=in_spike)
-            return rt.store.save_incident(updated, expected_version=current.version)
+                (first, first_in_spike), *rest = messages
+                updated = open_incident(first, rt.profile, now, in_spike=first_in_spike)
+                attached = [first]
+            else:
+                rest = [(p, spike) for p, spike in messages if p.id not in current.post_ids]
+                if not rest:
+                    return current  # a redelivered batch: the caller re-derives its alert (stored once)
+                updated = current
+                attached = load_posts(rt, current.post_ids[-ATTACHED_READ_LIMIT:])
+            for post, spike in rest:
+                updated = attach_post(updated, post, rt.profile, now, attached=attached, in_spike=spike)
+                attached = [*attached[1 - ATTACHED_READ_LIMIT :], post]
+            return rt.store.save_incident(
+                updated, expected_version=None if current is None else current.version
+            )
         except VersionConflict:
             continue
     log.error("incident %s: gave up after %d concurrent writes", incident_id, INCIDENT_WRITE_RETRIES)
