@@ -364,7 +364,12 @@ def _write_incident(
                 if not rest:
                     return current  # a redelivered batch: the caller re-derives its alert (stored once)
                 updated = current
-                attached = load_posts(rt, current.post_ids[-ATTACHED_READ_LIMIT:])
+                # The priority is only ever raised: a critical incident's messages need not be read.
+                attached = (
+                    []
+                    if current.priority == Priority.critical
+                    else load_posts(rt, current.post_ids[-ATTACHED_READ_LIMIT:])
+                )
             for post, spike in rest:
                 updated = attach_post(updated, post, rt.profile, now, attached=attached, in_spike=spike)
                 attached = [*attached[1 - ATTACHED_READ_LIMIT :], post]

@@ -11,11 +11,12 @@ from typing import Any, cast
 import pytest
 
 from crawlers.demo import DEMO_PROFILE_PATH
-from index.models import Incident, Kind, Metrics, Post, Tone
+from index.models import Incident, Kind, Metrics, Post, Priority, Tone
 from index.profile import load_profile
 from index.sqlite import SqliteStore
+from index.store import Page, PostQuery
 from infopole.settings import Settings
-from risk.incidents import incident_id_for
+from risk.incidents import attach_post, incident_id_for
 from risk.understand import Understander
 from tests.factories import make_incident, make_post
 from worker.pipeline import update_incidents
@@ -129,3 +130,26 @@ def test_a_post_dropped_from_an_incident_is_no_longer_found_in_it(rt: Runtime) -
     )
     assert rt.store.find_incident_for_post("p2") is None
     assert {rt.store.find_incident_for_post(p).id for p in ("p1", "p3", "p4")} == {incident.id}  # type: ignore[union-attr]
+
+
+def test_a_critical_incident_takes_a_message_without_reading_its_messages(rt: Runtime) -> None:
+    posts = [complaint(n) for n in range(12)]
+    rt.store.upsert_posts(posts)
+    update_incidents(rt, posts, NOW)
+    current = rt.store.get_incident(incident_id_for(posts[0]))
+    assert current is not None and current.priority == Priority.critical
+    late = complaint(40)
+    rt.store.upsert_posts([late])
+    reads: list[PostQuery] = []
+    query_posts = rt.store.query_posts
+
+    def counting_query(query: PostQuery) -> Page[Post]:
+        reads.append(query)
+        return query_posts(query)
+
+    rt.store.query_posts = counting_query  # type: ignore[method-assign]
+    update_incidents(rt, [late], NOW)
+    assert reads == []
+    # The same as judging it over every attached message: a priority is only ever raised.
+    judged = attach_post(current, late, rt.profile, NOW, attached=posts)
+    assert comparable(rt.store.get_incident(current.id)) == comparable(judged)
