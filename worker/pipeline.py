@@ -313,14 +313,11 @@ def update_incidents(
     return alerts
 
 
-def _answered_incident_of_reply(
-    rt: Runtime, post: Post, placed: Mapping[str, str] | None = None
-) -> Incident | None:
+def _answered_incident_of_reply(rt: Runtime, post: Post, placed: Mapping[str, str]) -> Incident | None:
     """Return the answered incident whose message a reply follows up (up the reply chain), or None.
 
     `placed` maps the posts of the batch being attached (not yet written) to their incidents.
     """
-    placed = placed or {}
     parent_id = post.parent_id
     for _ in range(FOLLOW_UP_DEPTH):
         if not parent_id:
@@ -360,7 +357,8 @@ def _write_incident(
                 updated = open_incident(first, rt.profile, now, in_spike=first_in_spike)
                 attached = [first]
             else:
-                rest = [(p, spike) for p, spike in messages if p.id not in current.post_ids]
+                known = set(current.post_ids)
+                rest = [(p, spike) for p, spike in messages if p.id not in known]
                 if not rest:
                     return current  # a redelivered batch: the caller re-derives its alert (stored once)
                 updated = current
