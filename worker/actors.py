@@ -26,7 +26,7 @@ from worker.delivery import (
     release_sending,
     undelivered,
 )
-from worker.disk import check_disk, check_disk_for_detection, guarded
+from worker.disk import check_disk, check_disk_for_detection, guarded, guarded_detection
 from worker.memory import limit_malloc_arenas
 from worker.notify import DeliveryError, Notifier, redis_lock
 from worker.notify.delivery import RedisSentMarks
@@ -188,8 +188,11 @@ def schedule_detection(client: Redis, delay_ms: int = detect_queue.RUN_DELAY_MS)
 
 
 def _detect_posts(post_ids: list[str]) -> None:
-    """Run every detector on stored posts and queue the notifications of the new alerts."""
-    rt = get_runtime()
+    """Run every detector on stored posts and queue the notifications of the new alerts.
+
+    Each incident write checks the free space first (DiskFull under half the floor: the run is retried).
+    """
+    rt = guarded_detection(get_runtime(), queue_notify)
     for alert in detect(rt, load_posts(rt, post_ids), rt.clock()):
         queue_notify(alert.id)
 

@@ -10,8 +10,9 @@ ingest resumes by itself once space is freed.
 The ingest actor checks twice: when a message arrives (cheap, before the understanding work) and again right
 before the batch is written (`guarded`), under a process-wide lock, because a batch that was being
 understood while another one filled the disk must not be written after the alert said ingest stopped.
-One check is one statvfs call. The detection actor checks too, at half the floor
-(`check_disk_for_detection`): its incident writes would otherwise eat the room left for the alerts.
+One check is one statvfs call. Detection checks too, at half the floor, when a run starts and before
+each incident it writes (`guarded_detection`): its incident writes would otherwise eat the room left for
+the alerts and their delivery log.
 
 Below the floor, the SQLite store's write-ahead log is checkpointed and truncated first (up to ~40 MB
 the store keeps for speed, all of it reclaimable), and only if that does not bring the free space back
@@ -26,13 +27,14 @@ import os
 import shutil
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
-from index.models import Alert, AlertKind, Post, as_utc, stable_id
+from index.models import Alert, AlertKind, as_utc, stable_id
 from index.store import Store, StoreUnavailable
 from worker.runtime import Runtime
 
@@ -146,22 +148,41 @@ def check_disk(
 #: Serialises "check the free space, then write the batch" among the threads of one worker process.
 _WRITE_LOCK = threading.Lock()
 
+#: The store writes a guarded ingest checks before (its batch of posts).
+INGEST_WRITES = frozenset({"upsert_posts"})
+#: The store writes a guarded detection run checks before: incidents, the bulk of what a run writes.
+#: Alerts are not checked: they are what the room under the floor is kept for, and a run stopped
+#: between an incident and its alert re-derives the alert when retried (worker.pipeline).
+DETECTION_WRITES = frozenset({"save_incident", "save_incidents"})
 
-class _GuardedPosts:
-    """A store whose `upsert_posts` checks the free space first; everything else goes to the store."""
 
-    def __init__(self, store: Store, check: Callable[[], None]) -> None:
+class _GuardedWrites:
+    """A store whose `writes` check the free space first; everything else goes straight to the store."""
+
+    def __init__(
+        self, store: Store, check: Callable[[], None], writes: frozenset[str], lock: threading.Lock | None
+    ) -> None:
         self._store = store
         self._check = check
+        self._writes = writes
+        self._lock = lock
 
-    def upsert_posts(self, posts: Sequence[Post]) -> int:
-        """Check the free space, then upsert (raises DiskFull instead of writing on an almost full disk)."""
-        with _WRITE_LOCK:
-            self._check()
-            return self._store.upsert_posts(posts)
+    def _checked(self, write: Callable[..., Any]) -> Callable[..., Any]:
+        """Return `write` preceded by the free-space check (under the lock, if any)."""
+
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            if self._lock is None:
+                self._check()
+                return write(*args, **kwargs)
+            with self._lock:
+                self._check()
+                return write(*args, **kwargs)
+
+        return checked
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
+        attr = getattr(self._store, name)
+        return self._checked(attr) if name in self._writes else attr
 
 
 def check_disk_for_detection(rt: Runtime, notify: Callable[[str], object]) -> None:
@@ -176,5 +197,15 @@ def check_disk_for_detection(rt: Runtime, notify: Callable[[str], object]) -> No
 
 def guarded(rt: Runtime, notify: Callable[[str], object], floor_mb: float | None = None) -> Runtime:
     """Return `rt` with a store that runs `check_disk` right before every batch of posts is written."""
-    store = _GuardedPosts(rt.store, lambda: check_disk(rt, notify, floor_mb))
-    return replace(rt, store=cast(Store, store))
+    check = partial(check_disk, rt, notify, floor_mb)
+    return replace(rt, store=cast(Store, _GuardedWrites(rt.store, check, INGEST_WRITES, _WRITE_LOCK)))
+
+
+def guarded_detection(rt: Runtime, notify: Callable[[str], object]) -> Runtime:
+    """Return `rt` with a store that checks the space (half the floor) before every incident write.
+
+    One detection run may write thousands of incidents; checked only when it starts, it could fill the
+    last megabytes with WAL (leaving no room to checkpoint it, nor for the alerts' delivery log).
+    """
+    check = partial(check_disk_for_detection, rt, notify)
+    return replace(rt, store=cast(Store, _GuardedWrites(rt.store, check, DETECTION_WRITES, None)))

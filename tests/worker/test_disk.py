@@ -13,7 +13,9 @@ from index.models import AlertKind, Post
 from index.sqlite import SqliteStore
 from index.store import AlertQuery, PostQuery
 from infopole.settings import Settings
-from worker.disk import DiskFull, check_disk, free_bytes, guarded, reclaim_wal
+from tests.factories import make_alert, make_incident
+from worker import disk
+from worker.disk import DiskFull, check_disk, free_bytes, guarded, guarded_detection, reclaim_wal
 from worker.runtime import Runtime
 
 AT = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -48,6 +50,26 @@ def test_under_the_floor_ingest_stops_with_one_alert_and_writes_nothing(tmp_path
     open_rt = guarded(rt, queued.append, 0)
     assert open_rt.store.upsert_posts([post(1), post(2)]) == 2
     assert open_rt.store.count_posts(PostQuery()) == 2
+    rt.store.close()
+
+
+def test_a_detection_run_checks_the_space_before_each_incident_it_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = runtime(tmp_path)
+    queued: list[str] = []
+    detecting = guarded_detection(rt, queued.append)
+    assert detecting.store.save_incident(make_incident(id="i1")).id == "i1"  # room enough: written
+
+    # The disk fills during the run: the next incident is not written, the alerts still are.
+    monkeypatch.setattr(disk, "MIN_FREE_MB", 2 * (free_bytes(tmp_path) / 1024 / 1024 + 1024))
+    with pytest.raises(DiskFull, match="обработка сохранённых сообщений приостановлена"):
+        detecting.store.save_incident(make_incident(id="i2"))
+    assert rt.store.get_incident("i2") is None
+    assert detecting.store.add_alert(make_alert(id="a1"))
+    assert detecting.store.get_incident("i1") is not None  # reads pass straight through
+    disk_alerts = [a.id for a in rt.store.query_alerts(AlertQuery(kind=[AlertKind.source])).items]
+    assert queued == disk_alerts and len(disk_alerts) == 1
     rt.store.close()
 
 
