@@ -147,6 +147,7 @@ class AuditEntry(BaseModel):
     actor: str
     action: str
     detail: str = ""
+    count: int = 1  # how many like changes the entry stands for (messages attached in one stretch)
 
 
 class CitizenReaction(BaseModel):

@@ -319,6 +319,47 @@ def _audit(incident: Incident, at: datetime, actor: str, action: str, detail: st
     return [*incident.audit, AuditEntry(at=at, actor=actor, action=action, detail=detail)]
 
 
+#: Audit actions of the system attaching one message, and a stretch of them counted in one entry.
+ATTACHED = "добавлено сообщение"
+ATTACHED_MANY = "добавлены сообщения"
+#: Messages whose attachment keeps an audit entry of its own; later ones are folded (see _audit_attached).
+ATTACHED_ENTRIES_KEPT = 20
+
+
+def _audit_attached(incident: Incident, at: datetime, post_id: str) -> list[AuditEntry]:
+    """Return the incident's audit with the attachment of `post_id` recorded.
+
+    The first ATTACHED_ENTRIES_KEPT attachments get an entry each; after them a stretch of attachments
+    with nothing else between them is one entry ("first … last", `count` messages, at the latest).
+    An incident of thousands of messages otherwise carried thousands of entries that every detection
+    run read and wrote back (incident_posts keeps which messages, in order).
+    """
+    audit = incident.audit
+    kept, singles = 0, 0
+    while kept < len(audit) and singles < ATTACHED_ENTRIES_KEPT:
+        singles += audit[kept].action == ATTACHED
+        kept += 1
+    start = len(audit)
+    while (
+        start > kept
+        and audit[start - 1].actor == SYSTEM_ACTOR
+        and audit[start - 1].action in (ATTACHED, ATTACHED_MANY)
+    ):
+        start -= 1
+    stretch = audit[start:]
+    if singles < ATTACHED_ENTRIES_KEPT or not stretch:
+        return _audit(incident, at, SYSTEM_ACTOR, ATTACHED, post_id)
+    first = stretch[0].detail.split(" … ", 1)[0]
+    folded = AuditEntry(
+        at=at,
+        actor=SYSTEM_ACTOR,
+        action=ATTACHED_MANY,
+        detail=f"{first} … {post_id}",
+        count=sum(e.count for e in stretch) + 1,
+    )
+    return [*audit[:start], folded]
+
+
 def sla_for(profile: Profile, recipient_id: str | None) -> SlaRules:
     """Return a recipient's SLA: the profile's, with the recipient's own deadlines where it gives them."""
     recipient = profile.recipient(recipient_id) if recipient_id else None
@@ -467,7 +508,7 @@ def attach_post(
     updated = incident.model_copy(
         update={
             "post_ids": post_ids,
-            "audit": _audit(incident, now, SYSTEM_ACTOR, "добавлено сообщение", post.id),
+            "audit": _audit_attached(incident, now, post.id),
             "updated_at": now,
         }
     )

@@ -319,7 +319,8 @@ def incident_view(
 
 
 def _audit_line(entry: AuditEntry, tz: tzinfo) -> AuditLine:
-    return AuditLine(at=local_time(entry.at, tz), actor=entry.actor, action=entry.action, detail=entry.detail)
+    action = f"{entry.action} ({entry.count})" if entry.count > 1 else entry.action
+    return AuditLine(at=local_time(entry.at, tz), actor=entry.actor, action=action, detail=entry.detail)
 
 
 def add_comment(incident: Incident, text: str, *, actor: str, at: datetime) -> Incident:

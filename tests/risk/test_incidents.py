@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from index.models import (
+    AuditEntry,
     Incident,
     IncidentStatus,
     Kind,
@@ -22,6 +23,10 @@ from index.models import (
 )
 from index.profile import Profile, Recipient, RoutingRule, Territory
 from risk.incidents import (
+    ATTACHED,
+    ATTACHED_ENTRIES_KEPT,
+    ATTACHED_MANY,
+    SYSTEM_ACTOR,
     InvalidTransition,
     apply_escalation,
     assign,
@@ -213,6 +218,47 @@ def test_attach_post_idempotent_priority_and_immutable() -> None:
     assert third.first_answer_due == msk(2026, 1, 19, 13).astimezone(UTC)
     assert [a.action for a in third.audit][-2:] == ["добавлено сообщение", "приоритет повышен"]
     assert third.audit[-1].detail == "обычный → высокий"
+
+
+def attachments(incident: Incident) -> list[AuditEntry]:
+    """Return the audit entries that record attached messages."""
+    return [a for a in incident.audit if a.action in (ATTACHED, ATTACHED_MANY)]
+
+
+def test_a_long_stretch_of_attachments_is_one_audit_entry_after_the_first_ones() -> None:
+    now = msk(2026, 1, 16, 20)
+    inc = open_incident(complaint(id="c0"), PROFILE, now)
+    for n in range(1, 61):
+        inc = attach_post(inc, complaint(id=f"c{n}", author_id="a1"), PROFILE, now + timedelta(minutes=n))
+    entries = attachments(inc)
+    assert [a.action for a in entries].count(ATTACHED) == ATTACHED_ENTRIES_KEPT
+    assert sum(a.count for a in entries) == 60 and len(inc.post_ids) == 61
+    folded = entries[-1]
+    assert folded.action == ATTACHED_MANY and folded.at == now + timedelta(minutes=60)
+    assert folded.detail.endswith(" … c60") and len(inc.audit) < ATTACHED_ENTRIES_KEPT + 10
+
+    # A person's action ends the stretch: what comes after it starts a new one.
+    inc = transition(inc, IncidentStatus.interim, actor="оператор", at=now, profile=PROFILE)
+    inc = attach_post(inc, complaint(id="c61", author_id="a1"), PROFILE, now)
+    assert inc.audit[-1].action == ATTACHED and inc.audit[-1].detail == "c61"
+    inc = attach_post(inc, complaint(id="c62", author_id="a1"), PROFILE, now)
+    assert (inc.audit[-1].action, inc.audit[-1].detail, inc.audit[-1].count) == (
+        ATTACHED_MANY,
+        "c61 … c62",
+        2,
+    )
+    assert sum(a.count for a in attachments(inc)) == 62
+
+
+def test_an_incident_stored_with_an_entry_per_message_is_folded_when_it_next_grows() -> None:
+    now = msk(2026, 1, 16, 20)
+    inc = open_incident(complaint(id="c0"), PROFILE, now)
+    singles = [AuditEntry(at=now, actor=SYSTEM_ACTOR, action=ATTACHED, detail=f"c{n}") for n in range(1, 101)]
+    inc = inc.model_copy(update={"audit": [*inc.audit, *singles], "post_ids": [f"c{n}" for n in range(101)]})
+    grown = attach_post(inc, complaint(id="c101", author_id="a1"), PROFILE, now)
+    entries = attachments(grown)
+    assert len(entries) == ATTACHED_ENTRIES_KEPT + 1 and sum(a.count for a in entries) == 101
+    assert entries[-1].detail == f"c{ATTACHED_ENTRIES_KEPT + 1} … c101"
 
 
 def test_attach_post_does_not_move_answered_deadline() -> None:

@@ -16,7 +16,7 @@ from api.chart import HEAT_PALETTE, column_chart, hbar_chart, heat_colour, text_
 from api.views.common import FormError, parse_period, safe_next
 from api.views.heatmap import boundary_paths
 from api.views.thread import nest
-from index.models import AlertKind, IncidentStatus, Kind, OfficialPage, Tone
+from index.models import AlertKind, AuditEntry, IncidentStatus, Kind, OfficialPage, Tone
 from index.profile import Profile, Territory
 from index.sqlite import SqliteStore
 from tests.api.conftest import NOW, ROLE_KEYS, Clock, Seeded, build_profile, build_settings, seed
@@ -145,6 +145,20 @@ def test_recipient_answers_and_closes_through_the_forms(
     assert [a.detail for a in stored.audit[-3:]] == ["Бригада выехала", "Готово", "исход: разъяснено"]
     page = client.get(f"/ui/incidents/{incident_id}?done=closed").text
     assert "Инцидент закрыт." in page and 'id="reopen-form"' in page
+
+
+def test_a_folded_stretch_of_attachments_shows_how_many_messages_it_stands_for(
+    client: TestClient, seeded: Seeded, sqlite_store: SqliteStore
+) -> None:
+    stored = sqlite_store.get_incident(seeded.incidents["water"])
+    assert stored is not None
+    folded = AuditEntry(
+        at=NOW, actor="система", action="добавлены сообщения", detail="vk:1 … vk:40", count=40
+    )
+    sqlite_store.save_incident(stored.model_copy(update={"audit": [*stored.audit, folded]}), stored.version)
+    login(client, "analyst")
+    page = client.get(f"/ui/incidents/{stored.id}").text
+    assert "добавлены сообщения (40)" in page and "vk:1 … vk:40" in page
 
 
 def test_comments_assignment_and_rights(
