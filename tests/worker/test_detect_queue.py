@@ -182,3 +182,23 @@ def test_an_outage_never_sets_posts_aside(
         with pytest.raises(StoreUnavailable):
             actors.detect_batch()
     assert detect_queue.read_pending(redis) == ["p1", "p2"]
+
+
+def test_every_detection_run_of_a_process_gets_the_same_guarded_store(
+    actors: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The story checks and spike counts kept between runs are of one store object: a new wrapper per
+    # run emptied them at every run.
+    from infopole.settings import Settings
+    from worker.runtime import Runtime
+
+    none: Any = None
+    runtimes = [Runtime(Settings(data_dir=tmp_path / str(n)), none, none, none, none) for n in range(2)]
+    current = runtimes[0]
+    monkeypatch.setattr(actors, "get_runtime", lambda: current)
+    monkeypatch.setattr(actors, "_DETECTION_RUNTIME", None)
+    first = actors._detection_runtime()
+    assert actors._detection_runtime() is first and actors._detection_runtime().store is first.store
+    assert first.store is not current.store  # the disk guard is on
+    current = runtimes[1]  # another runtime (another store): another guard
+    assert actors._detection_runtime().settings is runtimes[1].settings
