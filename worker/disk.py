@@ -206,6 +206,8 @@ def guarded_detection(rt: Runtime, notify: Callable[[str], object]) -> Runtime:
 
     One detection run may write thousands of incidents; checked only when it starts, it could fill the
     last megabytes with WAL (leaving no room to checkpoint it, nor for the alerts' delivery log).
+    Build it once per runtime and reuse it (worker.actors): what detection keeps between runs (story
+    checks, spike counts) is kept per store object.
     """
     check = partial(check_disk_for_detection, rt, notify)
     return replace(rt, store=cast(Store, _GuardedWrites(rt.store, check, DETECTION_WRITES, None)))
