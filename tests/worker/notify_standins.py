@@ -3,17 +3,25 @@ receivers) that can be taken down and brought back, and aiosmtpd for SMTP."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 
 @dataclass
@@ -135,11 +143,19 @@ class SmtpStandIn:
         return self.handler.messages
 
 
-def smtp_server() -> Iterator[SmtpStandIn]:
-    """Run aiosmtpd on a free loopback port for the duration of a fixture."""
+def smtp_server(tls: str = "", context: ssl.SSLContext | None = None) -> Iterator[SmtpStandIn]:
+    """Run aiosmtpd on a free loopback port for the duration of a fixture.
+
+    `tls`: "" plain, "starttls" (required before MAIL) or "implicit" (SMTPS), with the server's `context`.
+    """
     handler = _Collect()
     port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    options: dict[str, Any] = {}
+    if tls == "starttls":
+        options = {"tls_context": context, "require_starttls": True}
+    elif tls == "implicit":
+        options = {"ssl_context": context}
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
     controller.start()
     try:
         yield SmtpStandIn("127.0.0.1", port, handler)
@@ -152,3 +168,35 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def self_signed_loopback(directory: Path) -> tuple[Path, ssl.SSLContext]:
+    """Write a self-signed certificate for 127.0.0.1; return its path and a server context holding it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "loopback.pem", directory / "loopback.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    return cert_path, context

@@ -21,12 +21,13 @@ from index.sqlite import SqliteStore
 from index.store import DeliveryQuery
 from infopole.settings import NotifySettings, Settings, TelegramSettings
 from risk.alerts import verify_ack_token
-from tests.worker.notify_standins import LoopbackServer, SmtpStandIn, smtp_server
+from tests.worker.notify_standins import LoopbackServer, SmtpStandIn, self_signed_loopback, smtp_server
 from worker.notify import DELIVERY_HEADER, SIGNATURE_HEADER, Notifier, PermanentDeliveryError, sign
 from worker.notify.email import send_email
+from worker.notify.errors import DeliveryError
 from worker.notify.subscriptions import matches, subscribers
 from worker.notify.telegram import send_telegram
-from worker.notify.tls import tls_context
+from worker.notify.tls import smtp_tls_context, tls_context
 from worker.notify.webhook import send_webhook
 
 #: Tuesday 2026-01-20 12:00 Moscow.
@@ -193,6 +194,37 @@ def test_deliveries_share_one_tls_context(loopback: LoopbackServer, monkeypatch:
     assert len(loopback.state.received) == 6
     assert len(built) == 1  # one CA bundle load per process, not one per delivery
     tls_context.cache_clear()
+
+
+@pytest.mark.parametrize("tls", ["starttls", "implicit"])
+def test_email_over_tls_verifies_the_server_and_builds_one_context(
+    tls: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, server_context = self_signed_loopback(tmp_path)
+    mode = {"smtp_starttls": True} if tls == "starttls" else {"smtp_ssl": True}
+    for server in smtp_server(tls, server_context):
+        cfg = NotifySettings(
+            smtp_host=server.host,
+            smtp_port=server.port,
+            mail_from="infopole@city.example",
+            timeout_s=5.0,
+            **mode,
+        )
+        # A certificate the system does not trust: refused, to be retried (not a permanent failure).
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        smtp_tls_context.cache_clear()
+        with pytest.raises(DeliveryError, match="CERTIFICATE_VERIFY_FAILED") as refused:
+            send_email(cfg, "head@city.example", "s", "t")
+        assert not isinstance(refused.value, PermanentDeliveryError) and not server.messages
+
+        # Trusted (SSL_CERT_FILE, as an administrator would point it): sent, over one context per process.
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        smtp_tls_context.cache_clear()
+        for n in range(3):
+            send_email(cfg, "head@city.example", f"[Инфополе] {n}", "Текст", message_id=f"d-{n}")
+        assert [m["Subject"] for _, _, m in server.messages] == [f"[Инфополе] {n}" for n in range(3)]
+        assert smtp_tls_context.cache_info().misses == 1
+    smtp_tls_context.cache_clear()
 
 
 def test_email_channel_through_aiosmtpd(smtp: SmtpStandIn) -> None:

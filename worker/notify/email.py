@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import smtplib
-import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from infopole.settings import NotifySettings
 from worker.notify.errors import DeliveryError, PermanentDeliveryError
+from worker.notify.tls import smtp_tls_context
 
 
 def build_email(
@@ -51,13 +51,13 @@ def send_email(
                 settings.smtp_host,
                 settings.smtp_port,
                 timeout=settings.timeout_s,
-                context=ssl.create_default_context(),
+                context=smtp_tls_context(),
             )
         else:
             smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout_s)
         with smtp:
             if settings.smtp_starttls and not settings.smtp_ssl:
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=smtp_tls_context())
             if settings.smtp_user:
                 smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
             smtp.send_message(message)
