@@ -332,7 +332,7 @@ def _audit_attached(incident: Incident, at: datetime, post_id: str) -> list[Audi
     The first ATTACHED_ENTRIES_KEPT attachments get an entry each; after them a stretch of attachments
     with nothing else between them is one entry ("first … last", `count` messages, at the latest).
     An incident of thousands of messages otherwise carried thousands of entries that every detection
-    run read and wrote back (incident_posts keeps which messages, in order).
+    run read and wrote back (the incident's `post_ids` keep every message, in order).
     """
     audit = incident.audit
     kept, singles = 0, 0
