@@ -93,7 +93,9 @@ def scrub_incident(incident: Incident, posts: Sequence[Post], at: datetime) -> I
             detail=f"по запросу об удалении персональных данных удалено сообщений: {removed}",
         )
     )
-    return incident.model_copy(update={"post_ids": kept, "audit": audit, "updated_at": as_utc(at)})
+    return incident.model_copy(
+        update={"post_ids": kept, "audit": audit, "updated_at": as_utc(at), "priority_basis": None}
+    )
 
 
 def scrub_alert(alert: Alert, posts: Sequence[Post]) -> Alert | None:

@@ -164,6 +164,20 @@ class CitizenReaction(BaseModel):
         return as_utc(value)
 
 
+class PriorityBasis(BaseModel):
+    """What an incident's priority was last judged on, so that a new message needs no re-read of the others.
+
+    It holds for the incident only while `messages` and `last_post_id` still describe its `post_ids`: a
+    change made elsewhere (a split, a merge, forgetting someone) leaves it stale without the writer having
+    to know, and the priority is then judged again from the messages.
+    """
+
+    messages: int  # len(post_ids) when it was worked out
+    last_post_id: str  # post_ids[-1] then
+    reach: int = 0  # summed reach (Metrics.reach) of the messages as they were when attached
+    author_posts: list[str] = Field(default_factory=list)  # one message of each distinct author, ≤ 10
+
+
 class Incident(BaseModel):
     """One problem at one place, with every citizen message about it attached."""
 
@@ -196,6 +210,16 @@ class Incident(BaseModel):
     # level, recipient or merge makes it "not worked out" without the writer having to know.
     next_step_at: datetime | None = None
     next_step_basis: str | None = None
+    priority_basis: PriorityBasis | None = None  # see PriorityBasis; None: judge from the messages
+
+    def current_priority_basis(self) -> PriorityBasis | None:
+        """Return the priority basis if it still describes the incident's messages, else None."""
+        basis = self.priority_basis
+        if basis is None or not self.post_ids:
+            return None
+        if basis.messages != len(self.post_ids) or basis.last_post_id != self.post_ids[-1]:
+            return None
+        return basis
 
     @field_validator(
         "created_at",

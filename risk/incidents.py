@@ -8,9 +8,11 @@ Priority (`priority_for`), over the posts of an incident:
 - high: reach ≥ 5,000, or ≥ 3 authors, or a post with aggression ≥ 0.5 or an escalation marker
   (threats to go to the prosecutor/court/media, collective action, violence), or inside a spike;
 - normal otherwise.
-`attach_post` is given every message already attached (the caller reads them), so authors and reach are
-counted over the whole incident; without them it falls back to the number of attached messages
-(3 → high, 10 → critical) as a stand-in for the number of authors. Priority is only ever raised.
+`attach_post` is given a `PriorityTally` of the messages already attached (reach summed, one message
+per distinct author up to 10), so authors and reach are counted over the whole incident; the incident
+keeps the tally as its `priority_basis`, so the next message needs only those ≤ 10 messages read, not
+all of them. Without a tally it falls back to the number of attached messages (3 → high, 10 →
+critical) as a stand-in for the number of authors. Priority is only ever raised.
 
 Deadlines use the recipient's own SLA where the profile gives one (`sla_for`), on its calendar.
 
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from importlib.metadata import version
@@ -45,6 +47,7 @@ from index.models import (
     Place,
     Post,
     Priority,
+    PriorityBasis,
     Tone,
     as_utc,
     stable_id,
@@ -250,19 +253,77 @@ def _max_priority(*values: Priority) -> Priority:
 
 def priority_for(posts: Sequence[Post], *, in_spike: bool = False) -> Priority:
     """Return the priority of an incident with these posts (thresholds in the module docstring)."""
-    reach = sum(p.metrics.reach() for p in posts)
-    authors = len({p.author_id or p.id for p in posts})
-    aggressive = any(p.aggression >= HIGH_AGGRESSION for p in posts)
-    escalating = any(ESCALATION_MARKERS & set(p.aggression_markers) for p in posts)
-    if (
-        reach >= CRITICAL_REACH
-        or authors >= CRITICAL_AUTHORS
-        or (in_spike and authors >= SPIKE_CRITICAL_AUTHORS)
-    ):
-        return Priority.critical
-    if reach >= HIGH_REACH or authors >= HIGH_AUTHORS or aggressive or escalating or in_spike:
-        return Priority.high
-    return Priority.normal
+    return PriorityTally.of(posts).judge(posts, in_spike=in_spike)
+
+
+def _alarming(post: Post) -> bool:
+    """Return whether one message alone makes an incident high: aggressive or threatening to escalate."""
+    return post.aggression >= HIGH_AGGRESSION or bool(ESCALATION_MARKERS & set(post.aggression_markers))
+
+
+@dataclass
+class PriorityTally:
+    """The running figures of an incident's messages its priority is judged on (built and grown per write).
+
+    Reach is summed; authors are counted up to CRITICAL_AUTHORS (more change nothing), each by its first
+    message. A message alone raising the priority (aggression, escalation) is judged as it arrives: the
+    priority is only ever raised, so it need not be remembered.
+    """
+
+    reach: int = 0
+    authors: dict[str, str] = field(default_factory=dict)  # author (id, else the post's id) → first post id
+
+    @classmethod
+    def of(cls, posts: Sequence[Post]) -> PriorityTally:
+        """Return the tally of these messages (in the order given)."""
+        tally = cls()
+        for post in posts:
+            tally.add(post)
+        return tally
+
+    @classmethod
+    def resume(cls, basis: PriorityBasis, author_posts: Sequence[Post]) -> PriorityTally:
+        """Return the tally a stored basis stands for, from its author messages as read (missing: lost)."""
+        by_id = {p.id: p for p in author_posts}
+        tally = cls(reach=basis.reach)
+        for post_id in basis.author_posts:
+            post = by_id.get(post_id)
+            if post is not None:
+                tally.authors.setdefault(post.author_id or post.id, post.id)
+        return tally
+
+    def add(self, post: Post) -> None:
+        """Count one more message."""
+        self.reach += post.metrics.reach()
+        if len(self.authors) < CRITICAL_AUTHORS:
+            self.authors.setdefault(post.author_id or post.id, post.id)
+
+    def judge(self, new: Sequence[Post], *, in_spike: bool = False) -> Priority:
+        """Return the priority the tally gives, with `new` the messages just counted (judged one by one)."""
+        authors = len(self.authors)
+        if (
+            self.reach >= CRITICAL_REACH
+            or authors >= CRITICAL_AUTHORS
+            or (in_spike and authors >= SPIKE_CRITICAL_AUTHORS)
+        ):
+            return Priority.critical
+        if self.reach >= HIGH_REACH or authors >= HIGH_AUTHORS or in_spike or any(map(_alarming, new)):
+            return Priority.high
+        return Priority.normal
+
+    def basis(self, post_ids: Sequence[str], priority: Priority) -> PriorityBasis | None:
+        """Return what to keep on an incident of `priority` whose messages are `post_ids` (not empty).
+
+        None for a critical incident: its priority cannot rise, so nothing needs judging again.
+        """
+        if priority == Priority.critical:
+            return None
+        return PriorityBasis(
+            messages=len(post_ids),
+            last_post_id=post_ids[-1],
+            reach=self.reach,
+            author_posts=list(self.authors.values()),
+        )
 
 
 # Titles -----------------------------------------------------------------------------------------
@@ -390,7 +451,8 @@ def _final_due(answered_at: datetime, recipient: str | None, profile: Profile) -
 def open_incident(post: Post, profile: Profile, now: datetime, *, in_spike: bool = False) -> Incident:
     """Return a new incident for a post that needs one: routed, prioritised, with its first deadline."""
     recipient = route(post, profile)
-    priority = priority_for([post], in_spike=in_spike)
+    tally = PriorityTally.of([post])
+    priority = tally.judge([post], in_spike=in_spike)
     place, _ = place_of(post, profile)
     status = IncidentStatus.assigned if recipient else IncidentStatus.new
     first = _first_due(post.published_at, priority, recipient, profile)
@@ -413,6 +475,7 @@ def open_incident(post: Post, profile: Profile, now: datetime, *, in_spike: bool
         first_answer_due=first,
         audit=[AuditEntry(at=now, actor=SYSTEM_ACTOR, action="создан", detail=detail)],
         updated_at=now,
+        priority_basis=tally.basis([post.id], priority),
     )
     return _refresh_step(None, fresh, profile)
 
@@ -493,27 +556,22 @@ def attach_post(
     profile: Profile,
     now: datetime,
     *,
-    attached: Sequence[Post] | None = None,
+    tally: PriorityTally | None = None,
     in_spike: bool = False,
 ) -> Incident:
     """Return the incident with the post attached (idempotent), its priority raised and reopened if closed.
 
-    `attached` are the messages already attached (as read from the store): with them the priority counts
-    authors and reach over the whole incident; without them the number of messages stands in for authors.
-    A message published after the answer is also kept as the citizen's reaction.
+    `tally`: of the messages already attached (the caller reads it, see PriorityTally.resume); the post
+    is counted into it (it is changed) and the incident keeps it as its priority basis, so authors and
+    reach are counted over the whole incident. Without one the number of messages stands in for
+    authors. A message published after the answer is also kept as the citizen's reaction.
     """
     if post.id in incident.post_ids:
         return incident
     post_ids = [*incident.post_ids, post.id]
-    updated = incident.model_copy(
-        update={
-            "post_ids": post_ids,
-            "audit": _audit_attached(incident, now, post.id),
-            "updated_at": now,
-        }
-    )
-    if attached is not None:
-        by_posts = priority_for([*[p for p in attached if p.id != post.id], post], in_spike=in_spike)
+    if tally is not None:
+        tally.add(post)
+        by_posts = tally.judge([post], in_spike=in_spike)
     else:
         by_count = (
             Priority.critical
@@ -523,7 +581,15 @@ def attach_post(
             else Priority.normal
         )
         by_posts = _max_priority(priority_for([post], in_spike=in_spike), by_count)
-    updated = _raise_priority(updated, _max_priority(incident.priority, by_posts), profile, now)
+    priority = _max_priority(incident.priority, by_posts)
+    change: dict[str, object] = {
+        "post_ids": post_ids,
+        "audit": _audit_attached(incident, now, post.id),
+        "updated_at": now,
+    }
+    if tally is not None:
+        change["priority_basis"] = tally.basis(post_ids, priority)
+    updated = _raise_priority(incident.model_copy(update=change), priority, profile, now)
     updated = record_reaction(updated, post, now)
     if incident.status == IncidentStatus.closed and (
         incident.closed_at is None or post.published_at > incident.closed_at
@@ -708,7 +774,8 @@ def split_incident(
     ordered = sorted(chosen.values(), key=lambda p: (p.published_at, p.id))
     first = ordered[0]
     new_id = split_id(incident.id, list(chosen))
-    priority = priority_for(ordered)
+    tally = PriorityTally.of(ordered)
+    priority = tally.judge(ordered)
     place, _ = place_of(first, profile)
     recipient = incident.recipient
     status = IncidentStatus.assigned if recipient else IncidentStatus.new
@@ -726,6 +793,7 @@ def split_incident(
         created_at=first.published_at,
         first_answer_due=_first_due(first.published_at, priority, recipient, profile),
         reactions=[r for r in incident.reactions if r.post_id in chosen],
+        priority_basis=tally.basis([p.id for p in ordered], priority),
         audit=[
             AuditEntry(
                 at=at,

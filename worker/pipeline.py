@@ -21,6 +21,7 @@ from index.store import AlertQuery, PostQuery, VersionConflict
 from risk import alerts as alert_texts
 from risk.conflicts import assess_thread
 from risk.incidents import (
+    PriorityTally,
     attach_post,
     incident_id_for,
     needs_incident,
@@ -269,7 +270,7 @@ STORY_FOLD_HOURS = 6
 # Incidents ----------------------------------------------------------------------------------------
 
 
-#: Attached messages read to judge an incident's priority (the latest ones).
+#: Attached messages read to judge the priority of an incident without a current priority basis.
 ATTACHED_READ_LIMIT = 500
 #: How many replies up a follow-up is traced to an incident's message.
 FOLLOW_UP_DEPTH = 3
@@ -336,6 +337,21 @@ def _answered_incident_of_reply(rt: Runtime, post: Post, placed: Mapping[str, st
     return None
 
 
+def _priority_tally(rt: Runtime, incident: Incident) -> PriorityTally | None:
+    """Return the tally of the incident's messages its priority is judged on; None for a critical one.
+
+    From its priority basis: its ≤ CRITICAL_AUTHORS author messages are read. Without a current basis
+    (an incident from before bases were kept, or split, merged or scrubbed since): the latest
+    ATTACHED_READ_LIMIT messages, once; the incident then keeps the basis.
+    """
+    if incident.priority == Priority.critical:
+        return None  # the priority is only ever raised: a critical incident's messages need not be read
+    basis = incident.current_priority_basis()
+    if basis is not None:
+        return PriorityTally.resume(basis, load_posts(rt, basis.author_posts))
+    return PriorityTally.of(load_posts(rt, incident.post_ids[-ATTACHED_READ_LIMIT:]))
+
+
 def _write_incident(
     rt: Runtime, incident_id: str, messages: Sequence[tuple[Post, bool]], now: datetime
 ) -> Incident | None:
@@ -355,22 +371,15 @@ def _write_incident(
             if current is None:
                 (first, first_in_spike), *rest = messages
                 updated = open_incident(first, rt.profile, now, in_spike=first_in_spike)
-                attached = [first]
             else:
                 known = set(current.post_ids)
                 rest = [(p, spike) for p, spike in messages if p.id not in known]
                 if not rest:
                     return current  # a redelivered batch: the caller re-derives its alert (stored once)
                 updated = current
-                # The priority is only ever raised: a critical incident's messages need not be read.
-                attached = (
-                    []
-                    if current.priority == Priority.critical
-                    else load_posts(rt, current.post_ids[-ATTACHED_READ_LIMIT:])
-                )
+            tally = _priority_tally(rt, updated) if rest else None
             for post, spike in rest:
-                updated = attach_post(updated, post, rt.profile, now, attached=attached, in_spike=spike)
-                attached = [*attached[1 - ATTACHED_READ_LIMIT :], post]
+                updated = attach_post(updated, post, rt.profile, now, tally=tally, in_spike=spike)
             return rt.store.save_incident(
                 updated, expected_version=None if current is None else current.version
             )

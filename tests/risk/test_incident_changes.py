@@ -8,18 +8,31 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from index.models import IncidentStatus, Kind, Metrics, Outcome, Place, Priority, Tone, stable_id
+from index.models import (
+    IncidentStatus,
+    Kind,
+    Metrics,
+    Outcome,
+    Place,
+    Priority,
+    PriorityBasis,
+    Tone,
+    stable_id,
+)
 from index.profile import Recipient
 from risk.calendar import WorkCalendar
 from risk.deadlines import calendar_for
 from risk.incidents import (
+    CRITICAL_AUTHORS,
     InvalidTransition,
+    PriorityTally,
     attach_post,
     due_escalations,
     escalation_moments,
     incident_id_for,
     merge_incidents,
     open_incident,
+    priority_for,
     problem_key,
     record_reaction,
     sla_for,
@@ -57,36 +70,61 @@ def test_priority_counts_authors_over_every_attached_message() -> None:
     first = complaint(author_id="a1")
     inc = open_incident(first, p, NOW)
     assert inc.priority == Priority.normal
-    attached = [first]
+    assert inc.priority_basis == PriorityBasis(messages=1, last_post_id=first.id, author_posts=[first.id])
+    tally = PriorityTally.of([first])
     # The same author writing again five times raises nothing; two more authors make 3 → high.
     for i in range(5):
         again = complaint(author_id="a1", published_at=msk(2026, 1, 16, 19, 40 + i))
-        inc = attach_post(inc, again, p, NOW, attached=attached)
-        attached.append(again)
+        inc = attach_post(inc, again, p, NOW, tally=tally)
     assert inc.priority == Priority.normal and len(inc.post_ids) == 6
+    authors = []
     for author in ("a2", "a3"):
         post = complaint(author_id=author, published_at=msk(2026, 1, 16, 20, 0))
-        inc = attach_post(inc, post, p, NOW, attached=attached)
-        attached.append(post)
+        authors.append(post.id)
+        inc = attach_post(inc, post, p, NOW, tally=tally)
     assert inc.priority == Priority.high
     assert inc.audit[-1].action == "приоритет повышен" and inc.audit[-1].detail == "обычный → высокий"
     # The first-answer clock restarted with 4 working hours from Friday 19:30: Monday 9:00–13:00.
     assert inc.first_answer_due == msk(2026, 1, 19, 13, 0)
-    # Reach over the incident: 50,000 views in total make it critical.
-    big = complaint(author_id="a4", metrics=Metrics(views=49_000))
-    inc = attach_post(
-        inc,
-        big,
-        p,
-        NOW,
-        attached=[*attached[:-1], attached[-1].model_copy(update={"metrics": Metrics(views=2_000)})],
+    # The incident keeps what the priority was judged on: one message per author, the reach.
+    assert inc.current_priority_basis() == PriorityBasis(
+        messages=8, last_post_id=authors[-1], reach=0, author_posts=[first.id, *authors]
     )
+    # Reach over the incident: 50,000 views in total make it critical.
+    seen = complaint(author_id="a1", metrics=Metrics(views=2_000))
+    inc = attach_post(inc, seen, p, NOW, tally=tally)
+    assert inc.priority == Priority.high
+    assert inc.priority_basis is not None and inc.priority_basis.reach == 2_000
+    big = complaint(author_id="a4", metrics=Metrics(views=49_000))
+    inc = attach_post(inc, big, p, NOW, tally=tally)
     assert inc.priority == Priority.critical
-    # Without the attached messages the number of messages stands in for authors (10 → critical).
+    assert inc.priority_basis is None  # nothing left to judge: a priority is only ever raised
+    # Without a tally the number of messages stands in for authors (10 → critical).
     lone = open_incident(complaint(author_id="z"), p, NOW)
     for i in range(9):
         lone = attach_post(lone, complaint(author_id="z", published_at=msk(2026, 1, 16, 21, i)), p, NOW)
     assert lone.priority == Priority.critical
+    # A basis left behind by a change made elsewhere no longer holds.
+    assert lone.current_priority_basis() is None
+    assert inc.model_copy(update={"post_ids": inc.post_ids[:-1]}).current_priority_basis() is None
+
+
+def test_a_tally_resumes_from_the_basis_and_counts_authors_up_to_the_critical_number() -> None:
+    posts = [complaint(author_id=f"a{n % 12}", metrics=Metrics(views=10)) for n in range(30)]
+    tally = PriorityTally.of(posts)
+    assert tally.basis([p.id for p in posts], Priority.critical) is None
+    basis = tally.basis([p.id for p in posts], Priority.high)
+    assert basis is not None
+    assert len(basis.author_posts) == CRITICAL_AUTHORS and basis.reach == 300
+    assert basis.author_posts == [p.id for p in posts[:CRITICAL_AUTHORS]]
+    # Resumed from the author messages as read (one of them deleted since: its author is not counted).
+    resumed = PriorityTally.resume(basis, [p for p in posts[:CRITICAL_AUTHORS] if p.id != posts[3].id])
+    assert resumed.reach == 300 and len(resumed.authors) == CRITICAL_AUTHORS - 1
+    assert resumed.judge([]) == Priority.high
+    resumed.add(posts[3])
+    assert resumed.judge([]) == Priority.critical
+    # The same judgement as over every message at once.
+    assert PriorityTally.of(posts).judge(posts) == priority_for(posts) == Priority.critical
 
 
 def test_a_post_inside_a_spike_raises_the_priority() -> None:
@@ -95,7 +133,7 @@ def test_a_post_inside_a_spike_raises_the_priority() -> None:
     assert inc.priority == Priority.high and "во время всплеска" in inc.audit[0].detail
     plain = open_incident(complaint(), p, NOW)
     assert plain.priority == Priority.normal
-    raised = attach_post(plain, complaint(author_id="x"), p, NOW, attached=[], in_spike=True)
+    raised = attach_post(plain, complaint(author_id="x"), p, NOW, tally=PriorityTally(), in_spike=True)
     assert raised.priority == Priority.high
 
 

@@ -8,6 +8,7 @@ from index.models import IncidentStatus, Outcome, Priority
 from index.profile import SlaRules
 from risk.deadlines import calendar_for
 from risk.incidents import (
+    PriorityTally,
     assign,
     attach_post,
     escalation_moments,
@@ -69,7 +70,11 @@ def test_a_change_made_without_the_transitions_makes_the_step_not_worked_out() -
 def test_transitions_work_the_next_step_out_again() -> None:
     inc = open_incident(complaint(), PROFILE, msk(2026, 1, 16, 19, 30))
     raised = attach_post(
-        inc, complaint(author_id="other", aggression=0.9), PROFILE, msk(2026, 1, 16, 20), attached=[]
+        inc,
+        complaint(author_id="other", aggression=0.9),
+        PROFILE,
+        msk(2026, 1, 16, 20),
+        tally=PriorityTally(),
     )
     assert raised.priority == Priority.high and raised.first_answer_due != inc.first_answer_due
     assert raised.first_answer_due is not None

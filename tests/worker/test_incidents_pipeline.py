@@ -16,7 +16,7 @@ from index.profile import load_profile
 from index.sqlite import SqliteStore
 from index.store import Page, PostQuery
 from infopole.settings import Settings
-from risk.incidents import attach_post, incident_id_for
+from risk.incidents import PriorityTally, attach_post, incident_id_for
 from risk.understand import Understander
 from tests.factories import make_incident, make_post
 from worker.pipeline import update_incidents
@@ -151,5 +151,41 @@ def test_a_critical_incident_takes_a_message_without_reading_its_messages(rt: Ru
     update_incidents(rt, [late], NOW)
     assert reads == []
     # The same as judging it over every attached message: a priority is only ever raised.
-    judged = attach_post(current, late, rt.profile, NOW, attached=posts)
+    judged = attach_post(current, late, rt.profile, NOW, tally=PriorityTally.of(posts))
     assert comparable(rt.store.get_incident(current.id)) == comparable(judged)
+    assert judged.priority_basis is None  # a critical incident keeps none
+
+
+def test_a_message_is_judged_on_the_incident_s_basis_not_on_every_message(rt: Runtime) -> None:
+    posts = [complaint(n, author_id=f"a{n % 2}", metrics=Metrics()) for n in range(40)]
+    rt.store.upsert_posts(posts)
+    update_incidents(rt, posts, NOW)
+    current = rt.store.get_incident(incident_id_for(posts[0]))
+    assert current is not None and current.priority == Priority.normal
+    basis = current.current_priority_basis()
+    assert basis is not None and basis.author_posts == [posts[0].id, posts[1].id]
+    reads: list[PostQuery] = []
+    query_posts = rt.store.query_posts
+
+    def counting_query(query: PostQuery) -> Page[Post]:
+        reads.append(query)
+        return query_posts(query)
+
+    rt.store.query_posts = counting_query  # type: ignore[method-assign]
+    late = complaint(41, author_id="a2", metrics=Metrics())
+    rt.store.upsert_posts([late])
+    update_incidents(rt, [late], NOW)
+    # Only the two authors' messages were read, not the forty attached.
+    assert [sorted(q.ids or []) for q in reads] == [sorted(basis.author_posts)]
+    stored = rt.store.get_incident(current.id)
+    assert stored is not None and stored.priority == Priority.high  # three authors
+    assert stored.current_priority_basis() is not None
+    # A basis that no longer describes the messages (changed elsewhere): the latest messages are read.
+    rt.store.save_incident(
+        stored.model_copy(update={"post_ids": stored.post_ids[1:]}), expected_version=stored.version
+    )
+    reads.clear()
+    again = complaint(42, author_id="a0", metrics=Metrics())
+    rt.store.upsert_posts([again])
+    update_incidents(rt, [again], NOW)
+    assert len(reads) == 1 and len(reads[0].ids or []) == 40
