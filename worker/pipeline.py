@@ -10,7 +10,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -162,39 +162,77 @@ class _StoryChecks:
     """When each story was last read and how many messages its latest window held then (per process).
 
     A story stays resonating only by growing: more messages, authors, threads, networks in its latest
-    window. Reading it at every run while it grows slowly made a run's cost grow with the stories' size.
+    window. Reading it at every run while it grows slowly made a run's cost grow with the stories' size;
+    so did counting its whole window at every run: within STORY_RECHECK_S of a check only the messages
+    published since the previous run are counted (one published earlier but stored late waits for the
+    next full count).
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._store: object = None  # the store the checks were of (another store: forget them)
-        self._last: dict[str, tuple[int, float]] = {}
+        # story id -> (messages in the window at the check, check time (epoch s), the latest message
+        # published counted since (UTC), messages counted since the check)
+        self._last: dict[str, tuple[int, float, datetime, int]] = {}
         self._prune_at = STORY_CHECKS_PRUNE_AT
 
     def __len__(self) -> int:
         """Return how many stories are remembered."""
         return len(self._last)
 
-    def due(self, store: object, story_id: str, in_window: int, now: datetime) -> bool:
-        """Return whether the story should be read now; if so, note this check."""
+    def due(
+        self,
+        store: object,
+        story_id: str,
+        moment: datetime,
+        now: datetime,
+        count: Callable[[datetime | None], int],
+    ) -> bool:
+        """Return whether the story, whose latest message was published at `moment`, should be read now.
+
+        `count(after)`: the story's messages in its latest window published after `after` (None: all).
+        A story with fewer than STORY_MIN_POSTS cannot resonate and is not due. If due, the check is noted.
+        """
         at = now.timestamp()
         with self._lock:
             if store is not self._store:
                 self._store = store
                 self._last.clear()
             last = self._last.get(story_id)
-            if last is not None:
-                count, when = last
-                grown = in_window >= count + max(1, math.ceil(STORY_RECHECK_GROWTH * count))
-                if not grown and 0 <= at - when < STORY_RECHECK_S:
-                    return False
+        if last is not None and 0 <= at - last[1] < STORY_RECHECK_S:
+            checked, when, through, added = last
+            if moment <= through:
+                return False
+            added += count(through)
+            if added < max(1, math.ceil(STORY_RECHECK_GROWTH * checked)):
+                with self._lock:
+                    self._last[story_id] = (checked, when, moment, added)
+                return False
+            in_window = checked + added
+        else:
+            in_window = count(None)
+            if in_window < STORY_MIN_POSTS:
+                return False
+        with self._lock:
             if len(self._last) >= self._prune_at:
                 self._last = {k: v for k, v in self._last.items() if 0 <= at - v[1] < STORY_RECHECK_S}
                 if len(self._last) >= STORY_CHECKS_SIZE:
                     self._last.clear()
                 self._prune_at = min(STORY_CHECKS_SIZE, max(STORY_CHECKS_PRUNE_AT, 2 * len(self._last)))
-            self._last[story_id] = (in_window, at)
-            return True
+            self._last[story_id] = (in_window, at, moment, 0)
+        return True
+
+
+def _story_counter(rt: Runtime, story_id: str, moment: datetime) -> Callable[[datetime | None], int]:
+    """Return count(after): the story's messages in the window up to `moment` published after `after`."""
+    start = moment - timedelta(hours=STORY_WINDOW_HOURS)
+    until = moment + timedelta(microseconds=1)
+
+    def count(after: datetime | None) -> int:
+        since = start if after is None else max(start, after + timedelta(microseconds=1))
+        return rt.store.count_posts(PostQuery(story_id=story_id, since=since, until=until))
+
+    return count
 
 
 _STORY_CHECKS = _StoryChecks()
@@ -219,16 +257,10 @@ def detect_stories(
     for story_id, moment in sorted(latest.items()):
         # Cheap checks first (a run touches hundreds of stories): a story alerts once (its alert's id is
         # the story's), and one with fewer than MIN_POSTS messages of any kind in its latest window
-        # cannot resonate; only the others are read.
+        # cannot resonate; only the others are read, when they have grown (_StoryChecks).
         if rt.store.get_alert(stable_id("story", story_id)) is not None:
             continue
-        recent = PostQuery(
-            story_id=story_id,
-            since=moment - timedelta(hours=STORY_WINDOW_HOURS),
-            until=moment + timedelta(microseconds=1),
-        )
-        in_window = rt.store.count_posts(recent)
-        if in_window < STORY_MIN_POSTS or not _STORY_CHECKS.due(rt.store, story_id, in_window, now):
+        if not _STORY_CHECKS.due(rt.store, story_id, moment, now, _story_counter(rt, story_id, moment)):
             continue
         page = rt.store.query_posts(
             PostQuery(

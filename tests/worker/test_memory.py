@@ -5,14 +5,21 @@ from __future__ import annotations
 import ctypes
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from index.models import stable_id
+from risk.stories import MIN_POSTS as STORY_MIN_POSTS
 from worker import memory
-from worker.pipeline import STORY_CHECKS_PRUNE_AT, STORY_CHECKS_SIZE, STORY_RECHECK_S, _StoryChecks
+from worker.pipeline import (
+    STORY_CHECKS_PRUNE_AT,
+    STORY_CHECKS_SIZE,
+    STORY_RECHECK_S,
+    _StoryChecks,
+)
 
 NOW = datetime(2026, 3, 5, 15, 0, tzinfo=UTC)
 #: Bytes one remembered story may take (16-character id, count, time, its dict slot).
@@ -60,9 +67,13 @@ def _entries_bytes(checks: _StoryChecks) -> int:
     """Return the bytes of the checks' dict, keys and values."""
     table = checks._last
     return sys.getsizeof(table) + sum(
-        sys.getsizeof(k) + sys.getsizeof(v) + sys.getsizeof(v[0]) + sys.getsizeof(v[1])
-        for k, v in table.items()
+        sys.getsizeof(k) + sys.getsizeof(v) + sum(map(sys.getsizeof, v)) for k, v in table.items()
     )
+
+
+def _counts(whole: int, since_last: int = 0) -> Callable[[datetime | None], int]:
+    """Return a story counter: `whole` for the whole window, `since_last` for what came after a moment."""
+    return lambda after: whole if after is None else since_last
 
 
 def test_story_checks_keep_only_recent_stories() -> None:
@@ -70,7 +81,8 @@ def test_story_checks_keep_only_recent_stories() -> None:
     per_s = 10  # stories checked per second, each once: 6,000 within STORY_RECHECK_S
     most = 0
     for n in range(200_000):
-        assert checks.due(store, stable_id("story", n), 10, NOW + timedelta(seconds=n / per_s))
+        at = NOW + timedelta(seconds=n / per_s)
+        assert checks.due(store, stable_id("story", n), at, at, _counts(10))
         most = max(most, len(checks))
     live = int(STORY_RECHECK_S * per_s)
     assert most <= 2 * live + 1, most  # not 50,000 (the hard bound): only the last ~10 minutes' stories
@@ -81,7 +93,8 @@ def test_story_checks_hard_bound_when_all_are_recent() -> None:
     checks, store = _StoryChecks(), object()
     most = 0
     for n in range(STORY_CHECKS_SIZE + 5_000):  # all within one second: nothing is stale
-        checks.due(store, stable_id("story", n), 10, NOW + timedelta(microseconds=n))
+        at = NOW + timedelta(microseconds=n)
+        checks.due(store, stable_id("story", n), at, at, _counts(10))
         most = max(most, len(checks))
     assert most <= STORY_CHECKS_SIZE
     assert _entries_bytes(checks) <= STORY_CHECKS_SIZE * STORY_CHECK_ENTRY_BYTES
@@ -89,15 +102,29 @@ def test_story_checks_hard_bound_when_all_are_recent() -> None:
 
 def test_story_checks_pruning_keeps_recent_checks() -> None:
     checks, store = _StoryChecks(), object()
+    old = NOW - timedelta(seconds=STORY_RECHECK_S + 1)
     for n in range(STORY_CHECKS_PRUNE_AT * 3):  # stale by the time of the prune below
-        checks.due(store, f"old{n}", 10, NOW - timedelta(seconds=STORY_RECHECK_S + 1))
-    assert checks.due(store, "kept", 20, NOW)
+        checks.due(store, f"old{n}", old, old, _counts(10))
+    assert checks.due(store, "kept", NOW, NOW, _counts(20))
     later = NOW + timedelta(seconds=STORY_RECHECK_S / 2)
     for n in range(STORY_CHECKS_PRUNE_AT * 2):
-        checks.due(store, f"new{n}", 10, later)
+        checks.due(store, f"new{n}", later, later, _counts(10))
     assert len(checks) < STORY_CHECKS_PRUNE_AT * 3  # the stale ones went
-    assert not checks.due(store, "kept", 21, later)  # still remembered: not grown by half, not due
-    assert checks.due(store, "kept", 30, later)  # grown by half: due
+    # Still remembered: only what came since is counted; 9 more of 20 is not half, 10 is.
+    asked: list[datetime | None] = []
+
+    def nine_more(after: datetime | None) -> int:
+        asked.append(after)
+        return 9
+
+    assert not checks.due(store, "kept", later, later, nine_more)
+    assert asked == [NOW]
+    assert not checks.due(store, "kept", later, later, nine_more)  # nothing newer: not even counted
+    assert asked == [NOW]
+    assert checks.due(store, "kept", later + timedelta(seconds=1), later, _counts(99, 1))  # 10 of 20: due
+    # Too few messages for a story to resonate: not due, not remembered.
+    assert not checks.due(store, "small", NOW, NOW, _counts(STORY_MIN_POSTS - 1))
+    assert checks.due(store, "small", NOW, NOW, _counts(STORY_MIN_POSTS))
 
 
 _COUNT_ARENAS = """

@@ -13,9 +13,10 @@ import pytest
 from index.models import AlertKind, Metrics, Post, Tone
 from index.profile import Profile
 from index.sqlite import SqliteStore
-from index.store import AlertQuery
+from index.store import AlertQuery, Page, PostQuery
 from infopole.settings import Settings
 from risk.spikes import EpisodeMark
+from risk.stories import WINDOW_HOURS as STORY_WINDOW_HOURS
 from risk.understand import Understander
 from tests.factories import make_post
 from worker.pipeline import detect_stories
@@ -83,3 +84,33 @@ def test_a_story_that_is_an_alerted_spike_is_not_told_twice(rt: Runtime) -> None
     assert run(rt, posts, [spike]) == []
     # Without the spike it would have been one.
     assert len(run(rt, story("smoke-b", 12, sector="Экология", territory="sever"))) == 1
+
+
+def test_a_growing_story_is_counted_from_the_last_run_and_read_when_grown_by_half(rt: Runtime) -> None:
+    posts = story("quiet", 15, source="vk", author_id="one", thread_id="quiet-t")  # cannot resonate
+    counted: list[PostQuery] = []
+    read: list[PostQuery] = []
+    count_posts, query_posts = rt.store.count_posts, rt.store.query_posts
+
+    def counting(query: PostQuery) -> int:
+        counted.append(query)
+        return count_posts(query)
+
+    def reading(query: PostQuery) -> Page[Post]:
+        read.append(query)
+        return query_posts(query)
+
+    rt.store.count_posts = counting  # type: ignore[method-assign]
+    rt.store.query_posts = reading  # type: ignore[method-assign]
+    assert run(rt, posts[:10]) == []
+    # First sight: the whole latest window is counted (10 ≥ MIN_POSTS), and the story is read.
+    assert [q.since for q in counted] == [posts[9].published_at - timedelta(hours=STORY_WINDOW_HOURS)]
+    assert len(read) == 1
+    for i in range(10, 15):
+        counted.clear()
+        read.clear()
+        assert run(rt, [posts[i]]) == []
+        # Only what was published since the previous run is counted.
+        assert [q.since for q in counted] == [posts[i - 1].published_at + timedelta(microseconds=1)]
+        # Read again once grown by half (10 → 15), not before.
+        assert len(read) == (1 if i == 14 else 0), i
